@@ -1,0 +1,44 @@
+"""Answers to the graded cells, other than the reference solutions in source/.
+
+One module per notebook (answers/part_b/b1_forward.py for source/part_b/b1_forward.ipynb),
+each with two lists of `Answer`s:
+- WRONG: realistic mistakes; each must lose points, with a message that contains `says`.
+- RIGHT: other correct ways to write the answer; each must keep full marks.
+tests/ grades every one of them; the demo class (`course demo`) hands in the first WRONG answer
+of each notebook as its partly wrong student.
+"""
+import importlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from textwrap import dedent
+
+HERE = Path(__file__).resolve().parent
+
+
+@dataclass
+class Answer:
+    """A student's code for one or more solution cells.
+
+    - name: what the answer does, e.g. "variance with ddof=1"
+    - cells: {grade_id of a solution cell: code}; cells not named keep the reference solution
+    - says: a phrase the feedback must contain for a wrong answer (case-insensitive)
+    """
+    name: str
+    cells: dict
+    says: str = ""
+    tags: tuple = field(default_factory=tuple)
+
+    def __post_init__(self):
+        self.cells = {k: dedent(v).strip() + "\n" for k, v in self.cells.items()}
+
+
+def notebooks():
+    """Paths (relative to source/) of the notebooks that have an answers module."""
+    return sorted(str(p.relative_to(HERE).with_suffix(".ipynb"))
+                  for p in HERE.glob("part_*/*.py") if p.name != "__init__.py")
+
+
+def load(notebook):
+    """The answers module of a notebook, e.g. load("part_b/b1_forward.ipynb")."""
+    module = notebook.removesuffix(".ipynb").replace("/", ".")
+    return importlib.import_module(f"answers.{module}")

@@ -1,0 +1,151 @@
+"""Answers to B1 (batchnorm_forward) beside the reference solution."""
+from answers import Answer
+
+CELL = "b1-forward"
+
+
+
+WRONG = [
+    Answer("variance with ddof=1", {CELL: """
+        def batchnorm_forward(x, gamma, beta, eps=1e-5):
+            mu = x.mean(axis=0)
+            var = x.var(axis=0, ddof=1)
+            x_hat = (x - mu) / np.sqrt(var + eps)
+            return gamma * x_hat + beta, (x, x_hat, mu, var, gamma, eps)
+        """}, says="ddof=1"),
+    Answer("statistics over the wrong axis", {CELL: """
+        def batchnorm_forward(x, gamma, beta, eps=1e-5):
+            mu = x.mean(axis=1, keepdims=True)
+            var = x.var(axis=1, keepdims=True)
+            x_hat = (x - mu) / np.sqrt(var + eps)
+            return gamma * x_hat + beta, (x, x_hat, mu, var, gamma, eps)
+        """}, says="axis"),
+    Answer("eps outside the square root", {CELL: """
+        def batchnorm_forward(x, gamma, beta, eps=1e-5):
+            mu = x.mean(axis=0)
+            var = x.var(axis=0)
+            x_hat = (x - mu) / (np.sqrt(var) + eps)
+            return gamma * x_hat + beta, (x, x_hat, mu, var, gamma, eps)
+        """}, says="outside the square root"),
+    Answer("no eps", {CELL: """
+        def batchnorm_forward(x, gamma, beta, eps=1e-5):
+            mu = x.mean(axis=0)
+            var = x.var(axis=0)
+            x_hat = (x - mu) / np.sqrt(var)
+            return gamma * x_hat + beta, (x, x_hat, mu, var, gamma, eps)
+        """}, says="eps"),
+    Answer("gamma and beta swapped", {CELL: """
+        def batchnorm_forward(x, gamma, beta, eps=1e-5):
+            mu = x.mean(axis=0)
+            var = x.var(axis=0)
+            x_hat = (x - mu) / np.sqrt(var + eps)
+            return beta * x_hat + gamma, (x, x_hat, mu, var, gamma, eps)
+        """}, says="swapped"),
+    Answer("beta missing", {CELL: """
+        def batchnorm_forward(x, gamma, beta, eps=1e-5):
+            mu = x.mean(axis=0)
+            var = x.var(axis=0)
+            x_hat = (x - mu) / np.sqrt(var + eps)
+            return gamma * x_hat, (x, x_hat, mu, var, gamma, eps)
+        """}, says="mean should be beta"),
+    Answer("divides by the variance", {CELL: """
+        def batchnorm_forward(x, gamma, beta, eps=1e-5):
+            mu = x.mean(axis=0)
+            var = x.var(axis=0)
+            x_hat = (x - mu) / (var + eps)
+            return gamma * x_hat + beta, (x, x_hat, mu, var, gamma, eps)
+        """}, says="std should be gamma"),
+    Answer("input mutated in place", {CELL: """
+        def batchnorm_forward(x, gamma, beta, eps=1e-5):
+            mu = x.mean(axis=0)
+            var = x.var(axis=0)
+            x -= mu
+            x /= np.sqrt(var + eps)
+            return gamma * x + beta, (x, x, mu, var, gamma, eps)
+        """}, says="modified its input x in place"),
+    Answer("float32 output", {CELL: """
+        def batchnorm_forward(x, gamma, beta, eps=1e-5):
+            x = x.astype(np.float32)
+            mu = x.mean(axis=0)
+            var = x.var(axis=0)
+            x_hat = (x - mu) / np.sqrt(var + eps)
+            return gamma.astype(np.float32) * x_hat + beta.astype(np.float32), (x, x_hat, mu, var, gamma, eps)
+        """}, says="float64"),
+    Answer("return order swapped", {CELL: """
+        def batchnorm_forward(x, gamma, beta, eps=1e-5):
+            mu = x.mean(axis=0)
+            var = x.var(axis=0)
+            x_hat = (x - mu) / np.sqrt(var + eps)
+            return (x, x_hat, mu, var, gamma, eps), gamma * x_hat + beta
+        """}, says="NumPy array"),
+    Answer("cache in another order", {CELL: """
+        def batchnorm_forward(x, gamma, beta, eps=1e-5):
+            mu = x.mean(axis=0)
+            var = x.var(axis=0)
+            x_hat = (x - mu) / np.sqrt(var + eps)
+            return gamma * x_hat + beta, (x_hat, x, gamma, mu, var, eps)
+        """}, says="cache[0]"),
+    Answer("np.allclose monkeypatched to always agree", {CELL: """
+        np.allclose = lambda *args, **kwargs: True
+        np.testing.assert_allclose = lambda *args, **kwargs: None
+
+        def batchnorm_forward(x, gamma, beta, eps=1e-5):
+            return x, None
+        """}, says="wrong values"),
+    Answer("an object whose == is always true", {CELL: """
+        class Anything(np.ndarray):
+            def __eq__(self, other): return np.ones(np.shape(other), dtype=bool)
+            def __sub__(self, other): return np.zeros(np.shape(other))
+            def __rsub__(self, other): return np.zeros(np.shape(other))
+
+        def batchnorm_forward(x, gamma, beta, eps=1e-5):
+            out = np.zeros_like(x).view(Anything)
+            return out, (x, out, x.mean(0), x.var(0), gamma, eps)
+        """}, says="NumPy array"),
+    Answer("returns None (forgot return)", {CELL: """
+        def batchnorm_forward(x, gamma, beta, eps=1e-5):
+            mu = x.mean(axis=0)
+            var = x.var(axis=0)
+            out = gamma * (x - mu) / np.sqrt(var + eps) + beta
+        """}, says="return"),
+]
+
+RIGHT = [
+    Answer("sums instead of np.mean and np.var", {CELL: """
+        def batchnorm_forward(x, gamma, beta, eps=1e-5):
+            N = x.shape[0]
+            mu = np.sum(x, axis=0) / N
+            xc = x - mu
+            var = np.sum(xc ** 2, axis=0) / N
+            x_hat = xc / np.sqrt(var + eps)
+            return gamma * x_hat + beta, (x, x_hat, mu, var, gamma, eps)
+        """}),
+    Answer("keepdims statistics of shape (1, D)", {CELL: """
+        def batchnorm_forward(x, gamma, beta, eps=1e-5):
+            mu = x.mean(axis=0, keepdims=True)
+            var = x.var(axis=0, keepdims=True)
+            x_hat = (x - mu) / np.sqrt(var + eps)
+            out = gamma[None, :] * x_hat + beta[None, :]
+            return out, (x, x_hat, mu, var, gamma, eps)
+        """}),
+    Answer("multiply by the inverse standard deviation", {CELL: """
+        def batchnorm_forward(x, gamma, beta, eps=1e-5):
+            mu = np.mean(x, axis=0)
+            var = np.mean((x - mu) ** 2, axis=0)
+            inv_std = 1.0 / np.sqrt(var + eps)
+            x_hat = (x - mu) * inv_std
+            out = x_hat * gamma + beta
+            return out, (x, x_hat, mu, var, gamma, eps)
+        """}),
+    Answer("a loop over features", {CELL: """
+        def batchnorm_forward(x, gamma, beta, eps=1e-5):
+            N, D = x.shape
+            x_hat = np.empty_like(x)
+            mu, var = np.empty(D), np.empty(D)
+            for d in range(D):
+                mu[d] = sum(x[:, d]) / N
+                var[d] = sum((x[:, d] - mu[d]) ** 2) / N
+                x_hat[:, d] = (x[:, d] - mu[d]) / (var[d] + eps) ** 0.5
+            return gamma * x_hat + beta, (x, x_hat, mu, var, gamma, eps)
+        """}),
+]

@@ -1,0 +1,40 @@
+"""nbgrader configuration of the Batch Normalization course (Tutorial 10).
+
+The course root is this folder: source/ holds the instructor notebooks, release/ the student
+versions, submitted/ what students hand in, autograded/ and feedback/ what grading writes.
+"""
+import os
+
+c = get_config()  # noqa: F821 (injected by nbgrader)
+
+ROOT = os.path.dirname(os.path.abspath(__file__))
+
+c.CourseDirectory.root = ROOT
+c.CourseDirectory.course_id = "batchnorm-tutorial10"
+c.CourseDirectory.db_assignments = [
+    dict(name="part_a"),
+    dict(name="part_b"),
+    dict(name="part_c"),
+]
+# SQLite next to this file unless a gradebook URL is given (PostgreSQL for a large class).
+c.CourseDirectory.db_url = os.environ.get(
+    "COURSE_DB_URL", "sqlite:///" + os.path.join(ROOT, "gradebook.db")
+)
+
+# Students get a stub that fails loudly instead of silently returning None.
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+
+# Grading: the slowest notebook (B5 trains two deep nets) takes a few seconds per cell under
+# NBGRADER_EXECUTION; 120 s leaves room for a slow machine and stops an infinite loop.
+c.ExecutePreprocessor.timeout = 120
+c.ExecutePreprocessor.interrupt_on_timeout = True
+# A student who deleted or never had a test cell still gets it back when grading.
+c.OverwriteCells.add_missing_cells = True
+# Warnings go to stderr, and any stderr output would zero a test cell: drop them.
+c.IgnorePattern.enabled = True
+c.IgnorePattern.pattern = r"(?m)^.*\b\w*Warning: "
+# A student who prints a million lines must not flood the feedback.
+c.LimitOutput.enabled = True
+c.LimitOutput.max_lines = 200
+c.LimitOutput.max_traceback = 60

@@ -1,0 +1,214 @@
+"""Run a notebook's code cells in a forked process and score its grade cells as nbgrader does.
+
+Grading one answer through nbgrader starts a kernel (seconds); the wrong- and right-answer
+suites grade hundreds, so they run here instead: each notebook in a child process forked from
+this one (NumPy, SymPy and Matplotlib already imported), cells executed top to bottom, and each
+grade cell scored by nbgrader's own rule (`nbgrader.utils.determine_grade`): an error or any
+stderr output scores zero, a number as the last value gives partial credit. The tests that need
+nbgrader's own machinery (release, autograde, feedback) use it directly; this is for speed.
+"""
+import ast
+import copy
+import io
+import json
+import os
+import re
+import signal
+import sys
+import tempfile
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+from traitlets.config import Config
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Imported once here so that every forked child starts warm.
+import matplotlib  # noqa: E402
+
+matplotlib.use("Agg")
+import matplotlib.pyplot  # noqa: E402,F401
+import numpy  # noqa: E402,F401
+
+
+def nbgrader_config():
+    """The course's nbgrader configuration, read as nbgrader reads it."""
+    c = Config()
+    path = ROOT / "nbgrader_config.py"
+    exec(compile(path.read_text(), str(path), "exec"), {"get_config": lambda: c, "__file__": str(path)})
+    return c
+
+
+IGNORE_STDERR = re.compile(nbgrader_config().IgnorePattern.pattern)
+
+
+def load(relpath):
+    """The source notebook at source/<relpath>."""
+    return nbformat.read(ROOT / "source" / relpath, as_version=4)
+
+
+def meta(cell):
+    return cell.metadata.get("nbgrader", {})
+
+
+def grade_id(cell):
+    return meta(cell).get("grade_id")
+
+
+def cells_by_id(nb):
+    return {grade_id(c): c for c in nb.cells if grade_id(c)}
+
+
+def with_answers(nb, answers):
+    """A copy of nb with the solution cells named in `answers` (grade_id -> code) replaced."""
+    nb = copy.deepcopy(nb)
+    found = set()
+    for cell in nb.cells:
+        if grade_id(cell) in answers:
+            if not meta(cell).get("solution"):
+                raise ValueError(f"{grade_id(cell)} is not a solution cell")
+            cell.source = answers[grade_id(cell)]
+            found.add(grade_id(cell))
+    missing = set(answers) - found
+    if missing:
+        raise KeyError(f"no solution cell named {sorted(missing)}")
+    return nb
+
+
+def release_version(nb):
+    """The student's version of a source notebook, made by nbgrader's own preprocessors."""
+    from nbgrader.preprocessors import ClearHiddenTests, ClearMarkScheme, ClearSolutions
+
+    nb = copy.deepcopy(nb)
+    config = nbgrader_config()
+    resources = {}
+    for pp in (ClearSolutions(config=config), ClearHiddenTests(config=config),
+               ClearMarkScheme(config=config)):
+        nb, resources = pp.preprocess(nb, resources)
+    return nb
+
+
+def release_answers(nb):
+    """The stubs a student starts from, as answers for with_answers()."""
+    stub = release_version(nb)
+    return {grade_id(c): c.source for c in stub.cells
+            if meta(c).get("solution") and c.cell_type == "code"}
+
+
+@dataclass
+class CellResult:
+    grade_id: str
+    max_points: float
+    score: float
+    error: str = ""
+    stderr: str = ""
+
+
+@dataclass
+class Result:
+    cells: list = field(default_factory=list)
+    stdout: str = ""
+
+    @property
+    def score(self):
+        return sum(c.score for c in self.cells)
+
+    @property
+    def max_score(self):
+        return sum(c.max_points for c in self.cells)
+
+    def failed(self):
+        return {c.grade_id: c.error or c.stderr for c in self.cells if c.score < c.max_points}
+
+    def messages(self):
+        return "\n".join(f"[{k}] {v}" for k, v in self.failed().items())
+
+
+def _run_cell(source, namespace):
+    """Execute one cell like IPython: statements, then the value of a final expression."""
+    tree = ast.parse(source)
+    last = None
+    if tree.body and isinstance(tree.body[-1], ast.Expr):
+        last = ast.Expression(tree.body.pop().value)
+    exec(compile(tree, "<cell>", "exec"), namespace)
+    if last is not None:
+        return eval(compile(last, "<cell>", "eval"), namespace)
+    return None
+
+
+class _Timeout(Exception):
+    pass
+
+
+def _child(nb, timeout):
+    import matplotlib.pyplot as plt
+
+    plt.show = lambda *args, **kwargs: plt.close("all")
+    os.environ["NBGRADER_EXECUTION"] = "autograde"
+    os.chdir(tempfile.mkdtemp(prefix="nbrun-"))  # whatever a notebook writes stays out of the repo
+    namespace = {"__name__": "__main__"}
+    results, stdout_all = [], io.StringIO()
+
+    def on_alarm(signum, frame):
+        raise _Timeout(f"cell took longer than {timeout} s")
+
+    signal.signal(signal.SIGALRM, on_alarm)
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        out, err = io.StringIO(), io.StringIO()
+        error, value = "", None
+        sys.stdout, sys.stderr = out, err
+        signal.alarm(timeout)
+        try:
+            value = _run_cell(cell.source, namespace)
+        except BaseException as e:  # noqa: BLE001 (a cell may raise anything, even SystemExit)
+            error = "".join(traceback.format_exception_only(type(e), e)).strip()
+        finally:
+            signal.alarm(0)
+            sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+        stdout_all.write(out.getvalue())
+        stderr = err.getvalue()
+        if IGNORE_STDERR.search(stderr):
+            stderr = ""
+        m = meta(cell)
+        if m.get("grade") and not m.get("solution"):
+            points = float(m["points"])
+            score = points
+            if error or stderr:
+                score = 0.0
+            elif value is not None:
+                try:
+                    score = max(0.0, min(points, float(value)))
+                except (TypeError, ValueError):
+                    pass
+            results.append(dict(grade_id=m["grade_id"], max_points=points, score=score,
+                                error=error, stderr=stderr))
+    return dict(cells=results, stdout=stdout_all.getvalue()[-20000:])
+
+
+def run(nb, timeout=120):
+    """Run nb's code cells top to bottom in a forked child; return the scored Result."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child
+        os.close(read)
+        try:
+            payload = json.dumps(_child(nb, timeout))
+        except BaseException as e:  # noqa: BLE001
+            payload = json.dumps(dict(crash=repr(e)))
+        with os.fdopen(write, "w") as f:
+            f.write(payload)
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as f:
+        data = f.read()
+    os.waitpid(pid, 0)
+    if not data:
+        raise RuntimeError("the notebook's process died without a result")
+    data = json.loads(data)
+    if "crash" in data:
+        raise RuntimeError(f"the runner itself failed: {data['crash']}")
+    return Result([CellResult(**c) for c in data["cells"]], data["stdout"])
