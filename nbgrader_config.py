@@ -38,3 +38,18 @@ c.IgnorePattern.pattern = r"(?m)^.*\b\w*Warning: "
 c.LimitOutput.enabled = True
 c.LimitOutput.max_lines = 200
 c.LimitOutput.max_traceback = 60
+
+# Feedback shows what failed and why, never the hidden tests: nbgrader puts them back before
+# grading, so strip their code, the mark schemes, and tracebacks that would quote them.
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
+from nbgrader.preprocessors import (  # noqa: E402
+    ClearHiddenTests, ClearMarkScheme, ClearOutput, GetGrades, IncludeHeaderFooter, LockCells)
+
+from course.grading import StripHiddenTraces  # noqa: E402
+
+c.GenerateFeedback.preprocessors = [
+    GetGrades, ClearHiddenTests, ClearMarkScheme, StripHiddenTraces, CSSHTMLHeaderPreprocessor]
+
+# Solutions for self-learners keep the mark schemes (what a full written answer contains) and
+# are not executed: like every committed notebook they carry no outputs.
+c.GenerateSolution.preprocessors = [IncludeHeaderFooter, LockCells, ClearOutput]

@@ -1,0 +1,97 @@
+"""The course's command line: `course release | demo | grade | check NOTEBOOK` (or python -m course).
+
+    course release             build release/ (students) and solution/ (self-learners) from source/
+    course demo                the main job: build, grade a demo class of four, print the grade table
+    course grade               autograde everything in submitted/, write feedback and the CSV export
+    course check NOTEBOOK      grade one filled-in notebook against the hidden tests, privately
+"""
+import argparse
+import logging
+import sys
+import warnings
+from pathlib import Path
+
+from course import grading
+
+
+def _quiet():
+    """nbgrader logs every step; the commands print their own summary instead."""
+    logging.getLogger("traitlets").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+
+
+def cmd_release(args):
+    written = grading.release(args.root)
+    print(f"wrote {len(written)} notebooks into release/ and solution/")
+    return 0
+
+
+def _report(grades, root):
+    print()
+    print(grading.format_table(grades))
+    problems = grading.format_problems(grades)
+    if problems:
+        print("\nWhat lost points (first messages per notebook):")
+        print(problems)
+    print(f"\nfeedback: {root / 'feedback'}/<student>/<part>/*.html    export: {root / 'exports' / 'grades.csv'}")
+
+
+def cmd_demo(args):
+    root = Path(args.root or grading.course_root())
+    grades = grading.demo(root, progress=lambda m: print(m, flush=True))
+    _report(grades, root)
+    return 0
+
+
+def cmd_grade(args):
+    root = Path(args.root or grading.course_root())
+    grades = grading.grade_class(root, students=args.student or None,
+                                 progress=lambda m: print(m, flush=True))
+    _report(grades, root)
+    return 0
+
+
+def cmd_check(args):
+    row, tests = grading.check_notebook(args.notebook, args.root)
+    print(f"{row.name}: checked against the hidden tests\n")
+    for grade_id, score, max_score, message in tests:
+        mark = "graded by hand" if score is None else f"{score:g}/{max_score:g}"
+        sign = "✓" if score == max_score else ("·" if score is None else "✗")
+        print(f" {sign} {grade_id:28s} {mark}")
+        if message and score is not None and score < max_score:
+            for line in message.splitlines():
+                print(f"     {line}")
+    if row.score is None:
+        print(f"\n{row.problem}")
+        return 2
+    manual = " (+ written answers graded by hand)" if row.needs_manual else ""
+    auto_max = sum(t[2] for t in tests if t[1] is not None)
+    print(f"\nscore: {row.score:g} of {auto_max:g} autograded points{manual}")
+    return 0 if all(t[1] is None or t[1] == t[2] for t in tests) else 1
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="course", description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog="\n".join(__doc__.splitlines()[2:]))
+    parser.add_argument("--root", help="the course folder (default: found from the current folder)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("release", help="build release/ and solution/ from source/").set_defaults(run=cmd_release)
+    sub.add_parser("demo", help="build, grade the demo class, print the table").set_defaults(run=cmd_demo)
+    grade = sub.add_parser("grade", help="autograde everything in submitted/")
+    grade.add_argument("--student", action="append", help="grade only this student (repeatable)")
+    grade.set_defaults(run=cmd_grade)
+    check = sub.add_parser("check", help="grade one filled-in notebook, privately")
+    check.add_argument("notebook", help="path to your filled-in notebook, e.g. release/part_b/b1_forward.ipynb")
+    check.set_defaults(run=cmd_check)
+    args = parser.parse_args(argv)
+    _quiet()
+    try:
+        return args.run(args)
+    except (FileNotFoundError, RuntimeError, ValueError) as error:
+        print(f"course {args.command}: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
