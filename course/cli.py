@@ -54,6 +54,9 @@ def cmd_grade(args):
 def cmd_check(args):
     row, tests = grading.check_notebook(args.notebook, args.root)
     print(f"{row.name}: checked against the hidden tests\n")
+    for message in row.messages:
+        if "(your code)" in message:
+            print(f" ! {message}\n")
     for grade_id, score, max_score, message in tests:
         mark = "graded by hand" if score is None else f"{score:g}/{max_score:g}"
         sign = "✓" if score == max_score else ("·" if score is None else "✗")

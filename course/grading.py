@@ -49,22 +49,22 @@ def course_root(start=None):
         f"no course here: run this inside the course folder (the one with {CONFIG_FILE} and source/)")
 
 
-def load_config(root, **course_directory):
-    """The course's nbgrader configuration, with CourseDirectory traits overridden by keywords
-    (e.g. root=..., db_url=...)."""
-    config = PyFileConfigLoader(CONFIG_FILE, path=str(root)).load_config()
+def load_config(config_dir, **course_directory):
+    """The nbgrader configuration in config_dir, with CourseDirectory traits overridden by
+    keywords (e.g. root=..., db_url=...)."""
+    config = PyFileConfigLoader(CONFIG_FILE, path=str(config_dir)).load_config()
     for name, value in course_directory.items():
         setattr(config.CourseDirectory, name, value)
     return config
 
 
-def make_api(root, **course_directory):
-    """An NbGraderAPI for the course at `root` (its own nbgrader_config.py, overrides applied)."""
+def make_api(config_dir, **course_directory):
+    """An NbGraderAPI for the course configured in config_dir (overrides applied)."""
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
 
     _put_scripts_on_path()
-    config = load_config(root, **course_directory)
+    config = load_config(config_dir, **course_directory)
     coursedir = CourseDirectory(config=config)
     return NbGraderAPI(coursedir=coursedir, config=config)
 
@@ -179,6 +179,8 @@ class NotebookGrade:
     score: float | None = None      # None: not graded (missing or failed to grade)
     max_score: float = 0.0
     needs_manual: bool = False
+    code_score: float | None = None  # the autograded part
+    max_code_score: float = 0.0
     messages: list = field(default_factory=list)  # "grade_id: what failed"
     problem: str = ""               # why there is no score
 
@@ -209,11 +211,12 @@ def failure_messages(path):
     messages = []
     for cell in nb.cells:
         meta = cell.metadata.get("nbgrader", {})
-        if not (meta.get("grade") and cell.cell_type == "code"):
+        if cell.cell_type != "code" or not (meta.get("grade") or meta.get("solution")):
             continue
         for output in cell.get("outputs", []):
             if output.get("output_type") == "error":
-                messages.append(f"{meta.get('grade_id')}: {output.get('ename')}: {output.get('evalue')}")
+                where = meta.get("grade_id") + ("" if meta.get("grade") else " (your code)")
+                messages.append(f"{where}: {output.get('ename')}: {output.get('evalue')}")
             elif output.get("output_type") == "stream" and output.get("name") == "stderr":
                 first = output.get("text", "").strip().splitlines()[:1]
                 messages.append(f"{meta.get('grade_id')}: wrote to stderr (scores zero): {first}")
@@ -241,6 +244,7 @@ def read_grades(api, root, students, maxima=None):
                 try:
                     sub = gb.find_submission_notebook(notebook, assignment, student)
                     row.score, row.max_score = sub.score, sub.max_score
+                    row.code_score, row.max_code_score = sub.code_score, sub.max_code_score
                     row.needs_manual = bool(sub.needs_manual_grade)
                 except MissingEntry:
                     submitted = root / "submitted" / student / assignment / f"{notebook}.ipynb"
@@ -413,9 +417,9 @@ def check_notebook(notebook_path, root=None):
             _require(api.generate_assignment(assignment, force=True), "generate_assignment")
         autograde_student(api, scratch, assignment, "self")
         autograded = scratch / "autograded" / "self" / assignment / source.name
-        messages = {m.split(":", 1)[0]: m.split(":", 1)[1].strip() for m in failure_messages(autograded)}
+        row = NotebookGrade(assignment, source.stem, messages=failure_messages(autograded))
+        messages = dict(m.split(": ", 1) for m in row.messages)
         tests = []
-        row = NotebookGrade(assignment, source.stem)
         with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
             try:
                 sub = gb.find_submission_notebook(source.stem, assignment, "self")
@@ -423,6 +427,7 @@ def check_notebook(notebook_path, root=None):
                 row.problem = "could not be graded (see the message above)"
                 return row, tests
             row.score, row.max_score = sub.score, sub.max_score
+            row.code_score, row.max_code_score = sub.code_score, sub.max_code_score
             row.needs_manual = bool(sub.needs_manual_grade)
             order = {c.metadata.get("nbgrader", {}).get("grade_id"): i
                      for i, c in enumerate(nbformat.read(source, as_version=4).cells)}

@@ -27,6 +27,7 @@ _argwhere = np.argwhere
 _argmax = np.argmax
 _unravel_index = np.unravel_index
 _dtype = np.dtype
+_errstate = np.errstate
 _type = builtins.type
 _isinstance = builtins.isinstance
 _len = builtins.len
@@ -149,7 +150,8 @@ def check_array(name, got, expected, *, rtol=1e-7, atol=1e-10, dtype=np.float64,
                f"{_int(bad.sum())} of {values.size} entries are not finite."],
               hint or "A division by zero? Check that eps sits inside the square root.")
     diff = _abs(values - expected)
-    tolerance = atol + rtol * _abs(expected)
+    with _errstate(invalid="ignore"):  # rtol=inf times an expected 0: a shape-and-type-only check
+        tolerance = atol + rtol * _abs(expected)
     wrong = diff > tolerance
     if wrong.any():
         index = tuple(_int(i) for i in _unravel_index(_argmax(diff - tolerance), diff.shape))
@@ -161,8 +163,10 @@ def check_array(name, got, expected, *, rtol=1e-7, atol=1e-10, dtype=np.float64,
         ]
         for description, value in (mistakes or {}).items():
             candidate = _as_float_array(value)
-            if candidate.shape == values.shape and (
-                    _abs(values - candidate) <= atol + rtol * _abs(candidate)).all():
+            with _errstate(invalid="ignore"):
+                matches = candidate.shape == values.shape and (
+                    _abs(values - candidate) <= atol + rtol * _abs(candidate)).all()
+            if matches:
                 lines.append(f"  Your {name} matches what you get when {description}.")
                 break
         _fail(lines, hint)

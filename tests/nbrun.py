@@ -110,6 +110,7 @@ class CellResult:
 class Result:
     cells: list = field(default_factory=list)
     stdout: str = ""
+    stderr: str = ""  # everything any cell wrote to stderr, warnings included
 
     @property
     def score(self):
@@ -142,14 +143,34 @@ class _Timeout(Exception):
     pass
 
 
+def _fresh_warnings():
+    """Python's own warning filters and printing, as in a new kernel (pytest, our parent,
+    records warnings instead of printing them, and the child would inherit that)."""
+    import warnings
+
+    warnings.resetwarnings()
+    for category in (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning):
+        warnings.filterwarnings("ignore", category=category)
+    warnings.filterwarnings("default", category=DeprecationWarning, module="__main__")
+    warnings.showwarning = warnings._showwarning_orig
+
+    def show(msg):  # what warnings._showwarnmsg_impl does before pytest replaces it
+        (msg.file or sys.stderr).write(warnings._formatwarnmsg(msg))
+
+    warnings._showwarnmsg_impl = show
+    warnings._filters_mutated()
+
+
 def _child(nb, timeout):
     import matplotlib.pyplot as plt
+
+    _fresh_warnings()
 
     plt.show = lambda *args, **kwargs: plt.close("all")
     os.environ["NBGRADER_EXECUTION"] = "autograde"
     os.chdir(tempfile.mkdtemp(prefix="nbrun-"))  # whatever a notebook writes stays out of the repo
     namespace = {"__name__": "__main__"}
-    results, stdout_all = [], io.StringIO()
+    results, stdout_all, stderr_all = [], io.StringIO(), io.StringIO()
 
     def on_alarm(signum, frame):
         raise _Timeout(f"cell took longer than {timeout} s")
@@ -171,6 +192,7 @@ def _child(nb, timeout):
             sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
         stdout_all.write(out.getvalue())
         stderr = err.getvalue()
+        stderr_all.write(stderr)
         if IGNORE_STDERR.search(stderr):
             stderr = ""
         m = meta(cell)
@@ -186,7 +208,8 @@ def _child(nb, timeout):
                     pass
             results.append(dict(grade_id=m["grade_id"], max_points=points, score=score,
                                 error=error, stderr=stderr))
-    return dict(cells=results, stdout=stdout_all.getvalue()[-20000:])
+    return dict(cells=results, stdout=stdout_all.getvalue()[-20000:],
+                stderr=stderr_all.getvalue()[-20000:])
 
 
 def run(nb, timeout=120):
@@ -211,4 +234,4 @@ def run(nb, timeout=120):
     data = json.loads(data)
     if "crash" in data:
         raise RuntimeError(f"the runner itself failed: {data['crash']}")
-    return Result([CellResult(**c) for c in data["cells"]], data["stdout"])
+    return Result([CellResult(**c) for c in data["cells"]], data["stdout"], data["stderr"])

@@ -1,0 +1,202 @@
+"""The instructor's and self-learner's paths through nbgrader, end to end.
+
+The demo class is graded in a scratch copy of the course (nothing here writes into the
+repository): the perfect student gets full marks, the empty one zero, the others in between;
+feedback shows no hidden test; a re-run gives the same grades and leaves real students alone.
+Also pinned here: nbgrader facts the course depends on.
+"""
+import html
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+import nbrun
+from course import grading
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def copy_course(target, notebooks=None):
+    """A scratch course: config, answers and source notebooks (all, or only those named)."""
+    shutil.copy(ROOT / "nbgrader_config.py", target)
+    shutil.copytree(ROOT / "answers", target / "answers",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    for path in sorted((ROOT / "source").glob("part_*/*.ipynb")):
+        relative = path.relative_to(ROOT / "source")
+        if notebooks is None or str(relative) in notebooks:
+            (target / "source" / relative.parent).mkdir(parents=True, exist_ok=True)
+            shutil.copy(path, target / "source" / relative)
+    return target
+
+
+@pytest.fixture(scope="module")
+def demo_course(tmp_path_factory):
+    root = copy_course(tmp_path_factory.mktemp("demo"))
+    grades = grading.demo(root, progress=lambda message: None)
+    return root, grades
+
+
+def totals(rows, attribute="code_score"):
+    return sum(getattr(r, attribute) or 0 for r in rows)
+
+
+def test_demo_perfect_student_gets_every_autograded_point(demo_course):
+    root, grades = demo_course
+    for row in grades["demo-perfect"]:
+        assert row.code_score == row.max_code_score > 0, (row.name, row.code_score, row.messages)
+
+
+def test_demo_empty_student_gets_nothing(demo_course):
+    root, grades = demo_course
+    assert totals(grades["demo-empty"]) == 0
+    assert all(r.score == 0 for r in grades["demo-empty"])
+
+
+@pytest.mark.parametrize("student", ["demo-partly-wrong", "demo-crashing"])
+def test_demo_other_students_land_in_between(demo_course, student):
+    root, grades = demo_course
+    possible = totals(grades["demo-perfect"], "max_code_score")
+    assert 0 < totals(grades[student]) < possible
+
+
+def test_demo_partly_wrong_student_loses_points_in_every_notebook_with_wrong_answers(demo_course):
+    root, grades = demo_course
+    for row in grades["demo-partly-wrong"]:
+        if (root / "answers" / row.assignment / f"{row.notebook}.py").exists():
+            assert row.code_score < row.max_code_score, f"{row.name}: the wrong answer kept full marks"
+            assert row.messages, f"{row.name}: lost points without a message"
+
+
+def test_demo_crash_is_reported_with_its_cause(demo_course):
+    root, grades = demo_course
+    crashed = [r for r in grades["demo-crashing"] if r.code_score < r.max_code_score]
+    assert crashed
+    assert all(any("No module named 'torch'" in m for m in r.messages) for r in crashed)
+
+
+def test_demo_writes_feedback_without_hidden_tests(demo_course):
+    root, grades = demo_course
+    for student in grading.DEMO_STUDENTS:
+        for row in grades[student]:
+            page = root / "feedback" / student / row.assignment / f"{row.notebook}.html"
+            assert page.exists(), f"no feedback at {page}"
+            text = html.unescape(re.sub(r"<[^>]+>", "", page.read_text()))
+            for line in hidden_lines(root / "source" / row.assignment / f"{row.notebook}.ipynb"):
+                assert line not in text, f"{page.name} leaks a hidden test line: {line}"
+            assert "MARK SCHEME" not in text
+
+
+def hidden_lines(path):
+    """The distinctive lines of a notebook's hidden tests."""
+    lines, inside = [], False
+    for cell in nbformat.read(path, as_version=4).cells:
+        for line in cell.source.splitlines():
+            if "BEGIN HIDDEN TESTS" in line:
+                inside = True
+            elif "END HIDDEN TESTS" in line:
+                inside = False
+            elif inside and len(line.strip()) > 25:
+                lines.append(line.strip())
+    return lines
+
+
+def test_demo_exports_a_csv_row_per_student_and_assignment(demo_course):
+    root, grades = demo_course
+    rows = grading.read_csv(root / "exports" / "grades.csv")
+    parts = {r.assignment for r in grades["demo-perfect"]}
+    for student in grading.DEMO_STUDENTS:
+        assert {r["assignment"] for r in rows if r["student_id"] == student} == parts
+
+
+def test_demo_table_names_every_student_and_notebook(demo_course):
+    root, grades = demo_course
+    table = grading.format_table(grades)
+    for student in grading.DEMO_STUDENTS:
+        assert student in table
+    assert "b1" in table.splitlines()[0]
+    perfect = next(l for l in table.splitlines() if l.startswith("demo-perfect"))
+    assert "–" not in perfect
+
+
+@pytest.fixture()
+def small_course(tmp_path):
+    return copy_course(tmp_path, notebooks={"part_b/b1_forward.ipynb"})
+
+
+def test_demo_twice_gives_the_same_grades_and_leaves_real_students_alone(small_course):
+    root = small_course
+    grading.release(root)
+    alice = root / "submitted" / "alice" / "part_b" / "b1_forward.ipynb"
+    alice.parent.mkdir(parents=True)
+    shutil.copy(root / "release" / "part_b" / "b1_forward.ipynb", alice)
+    before = alice.read_bytes()
+    first = grading.grades_as_dict(grading.demo(root, progress=lambda m: None))
+    second = grading.grades_as_dict(grading.demo(root, progress=lambda m: None))
+    assert first == second
+    assert set(first) == set(grading.DEMO_STUDENTS)
+    assert alice.read_bytes() == before
+    assert not (root / "autograded" / "alice").exists()
+
+
+def _filled(root, tmp_path, answers):
+    release_nb = nbformat.read(root / "release" / "part_b" / "b1_forward.ipynb", as_version=4)
+    path = tmp_path / "mine" / "b1_forward.ipynb"
+    path.parent.mkdir(exist_ok=True)
+    nbformat.write(grading.fill_release(release_nb, answers), str(path))
+    return path
+
+
+def _check(root, path):
+    return subprocess.run([sys.executable, "-m", "course", "--root", str(root), "check", str(path)],
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_check_gives_full_marks_to_a_correct_notebook_without_touching_the_gradebook(small_course, tmp_path):
+    root = small_course
+    grading.release(root)
+    source = nbrun.load("part_b/b1_forward.ipynb")
+    perfect = {nbrun.grade_id(c): grading._solution_source(c) for c in source.cells
+               if nbrun.meta(c).get("solution")}
+    (root / "gradebook.db").unlink()
+    run = _check(root, _filled(root, tmp_path, perfect))
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "✓ b1-test-values" in run.stdout and "✗" not in run.stdout
+    assert "score: 10 of 10" in run.stdout
+    assert not (root / "gradebook.db").exists()
+
+
+def test_check_explains_a_wrong_notebook_and_exits_non_zero(small_course, tmp_path):
+    import answers
+
+    root = small_course
+    grading.release(root)
+    wrong = next(a for a in answers.load("part_b/b1_forward.ipynb").WRONG if "ddof" in a.name)
+    run = _check(root, _filled(root, tmp_path, wrong.cells))
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "✗ b1-test-values" in run.stdout
+    assert "ddof=1" in run.stdout
+
+
+def test_check_refuses_a_notebook_that_is_not_part_of_the_course(small_course, tmp_path):
+    stray = tmp_path / "homework.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(), str(stray))
+    run = _check(small_course, stray)
+    assert run.returncode == 2
+    assert "not a notebook of this course" in run.stderr
+
+
+def test_nbgrader_validate_exits_zero_even_when_tests_fail(small_course):
+    """A fact of nbgrader 0.9: only the output tells a failed validation; the course never
+    relies on its exit code."""
+    root = small_course
+    grading.release(root)
+    run = subprocess.run([str(Path(sys.executable).parent / "nbgrader"), "validate",
+                          str(root / "release" / "part_b" / "b1_forward.ipynb")],
+                         capture_output=True, text=True, cwd=root, timeout=300)
+    assert run.returncode == 0
+    assert "VALIDATION FAILED" in run.stdout + run.stderr
