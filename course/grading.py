@@ -133,6 +133,8 @@ class StripHiddenTraces(Preprocessor):
     hidden test code; the student sees what failed and why, not how it was tested.
     """
 
+    enabled = True  # nbconvert's preprocessors are off unless enabled
+
     def preprocess_cell(self, cell, resources, index):
         for output in cell.get("outputs", []):
             if output.get("output_type") == "error":
