@@ -1,0 +1,284 @@
+"""Answers to B3 (centered_difference_gradient, relative_error, check_batchnorm_gradient)."""
+from textwrap import dedent, indent
+
+from answers import Answer
+
+PASTE = "b3-batchnorm"
+CENTERED = "b3-centered"
+RELERR = "b3-relerr"
+CHECKER = "b3-checker"
+
+# The header of the checker cell, kept by the release; each checker answer below completes it.
+_HEAD = """
+def check_batchnorm_gradient(forward=batchnorm_forward, backward=batchnorm_backward, N=4, D=5, h=1e-5, seed=0):
+"""
+
+_REPORT = """
+    for name, error in errors.items():
+        print(f"{name}: {error:.2e}")
+    return errors
+"""
+
+
+def _checker(body, report=_REPORT, draw=False):
+    """The checker cell: the release's header, then (optionally) _DRAW, the body and the report."""
+    parts = [_DRAW] if draw else []
+    parts += [body, report]
+    return {CHECKER: _HEAD.strip("\n") + "\n" + "".join(
+        indent(dedent(part).strip("\n"), "    ") + "\n" for part in parts if part.strip())}
+
+
+_DRAW = """
+rng = np.random.default_rng(seed)
+x = 12.0 + 5.0 * rng.normal(size=(N, D))
+gamma, beta = rng.normal(size=D), rng.normal(size=D)
+dout = rng.normal(size=(N, D))
+_, cache = forward(x, gamma, beta)
+dx, dgamma, dbeta = backward(dout, cache)
+"""
+
+
+WRONG = [
+    Answer("checker that always reports 0", _checker("""
+        errors = {"dx": 0.0, "dgamma": 0.0, "dbeta": 0.0}
+    """), says="must report a large error"),
+    Answer("checker with forward differences and a large h", _checker(draw=True, body="""
+        def one_sided(f, a):
+            grad, f0 = np.zeros_like(a), f(a).copy()
+            for k in np.ndindex(a.shape):
+                old = a[k]
+                a[k] = old + 1e-3
+                grad[k] = np.sum((f(a) - f0) * dout) / 1e-3
+                a[k] = old
+            return grad
+        errors = {
+            "dx": relative_error(dx, one_sided(lambda a: forward(a, gamma, beta)[0], x)),
+            "dgamma": relative_error(dgamma, one_sided(lambda a: forward(x, a, beta)[0], gamma)),
+            "dbeta": relative_error(dbeta, one_sided(lambda a: forward(x, gamma, a)[0], beta)),
+        }
+    """), says="should be <= 1e-7"),
+    Answer("checker compares the analytic gradient with itself", _checker(draw=True, body="""
+        errors = {"dx": relative_error(dx, dx), "dgamma": relative_error(dgamma, dgamma),
+                  "dbeta": relative_error(dbeta, dbeta)}
+    """), says="must report a large error"),
+    Answer("helper forgets to restore perturbed entries", {CENTERED: """
+        def centered_difference_gradient(f, x, dout, h=1e-5):
+            grad = np.zeros_like(x)
+            for k in np.ndindex(x.shape):
+                old = x[k]
+                x[k] = old + h
+                plus = f(x).copy()
+                x[k] = old - h
+                minus = f(x).copy()
+                grad[k] = np.sum((plus - minus) * dout) / (2 * h)
+            return grad
+        """}, says="restore every perturbed entry"),
+    Answer("checker with its own loop that forgets to restore", _checker(draw=True, body="""
+        def numerical(f, a):
+            grad = np.zeros_like(a)
+            for k in np.ndindex(a.shape):
+                old = a[k]
+                a[k] = old + h
+                plus = f(a).copy()
+                a[k] = old - h
+                grad[k] = np.sum((plus - f(a)) * dout) / (2 * h)
+            return grad
+        errors = {
+            "dx": relative_error(dx, numerical(lambda a: forward(a, gamma, beta)[0], x)),
+            "dgamma": relative_error(dgamma, numerical(lambda a: forward(x, a, beta)[0], gamma)),
+            "dbeta": relative_error(dbeta, numerical(lambda a: forward(x, gamma, a)[0], beta)),
+        }
+    """), says="restore every perturbed entry"),
+    Answer("helper uses forward differences", {CENTERED: """
+        def centered_difference_gradient(f, x, dout, h=1e-5):
+            grad = np.zeros_like(x)
+            f0 = f(x).copy()
+            for k in np.ndindex(x.shape):
+                old = x[k]
+                x[k] = old + h
+                grad[k] = np.sum((f(x) - f0) * dout) / h
+                x[k] = old
+            return grad
+        """}, says="forward differences"),
+    Answer("helper ignores dout", {CENTERED: """
+        def centered_difference_gradient(f, x, dout, h=1e-5):
+            grad = np.zeros_like(x)
+            for k in np.ndindex(x.shape):
+                old = x[k]
+                x[k] = old + h
+                plus = f(x).copy()
+                x[k] = old - h
+                minus = f(x).copy()
+                x[k] = old
+                grad[k] = np.sum(plus - minus) / (2 * h)
+            return grad
+        """}, says="ignore dout"),
+    Answer("helper divides by h instead of 2h", {CENTERED: """
+        def centered_difference_gradient(f, x, dout, h=1e-5):
+            grad = np.zeros_like(x)
+            for k in np.ndindex(x.shape):
+                old = x[k]
+                x[k] = old + h
+                plus = f(x).copy()
+                x[k] = old - h
+                minus = f(x).copy()
+                x[k] = old
+                grad[k] = np.sum((plus - minus) * dout) / h
+            return grad
+        """}, says="divide by h instead of 2 h"),
+    Answer("checker with an all-ones dout", _checker("""
+        rng = np.random.default_rng(seed)
+        x = 12.0 + 5.0 * rng.normal(size=(N, D))
+        gamma, beta = rng.normal(size=D), rng.normal(size=D)
+        dout = np.ones((N, D))
+        _, cache = forward(x, gamma, beta)
+        dx, dgamma, dbeta = backward(dout, cache)
+        errors = {
+            "dx": relative_error(dx, centered_difference_gradient(lambda a: forward(a, gamma, beta)[0], x, dout, h)),
+            "dgamma": relative_error(dgamma, centered_difference_gradient(lambda a: forward(x, a, beta)[0], gamma, dout, h)),
+            "dbeta": relative_error(dbeta, centered_difference_gradient(lambda a: forward(x, gamma, a)[0], beta, dout, h)),
+        }
+    """), says="random dout"),
+    Answer("checker calls the global batch norm instead of its arguments", _checker("""
+        rng = np.random.default_rng(seed)
+        x = 12.0 + 5.0 * rng.normal(size=(N, D))
+        gamma, beta = rng.normal(size=D), rng.normal(size=D)
+        dout = rng.normal(size=(N, D))
+        _, cache = batchnorm_forward(x, gamma, beta)
+        dx, dgamma, dbeta = batchnorm_backward(dout, cache)
+        f = lambda a, g, b: batchnorm_forward(a, g, b)[0]
+        errors = {
+            "dx": relative_error(dx, centered_difference_gradient(lambda a: f(a, gamma, beta), x, dout, h)),
+            "dgamma": relative_error(dgamma, centered_difference_gradient(lambda a: f(x, a, beta), gamma, dout, h)),
+            "dbeta": relative_error(dbeta, centered_difference_gradient(lambda a: f(x, gamma, a), beta, dout, h)),
+        }
+    """), says="call the forward and backward passed in"),
+    Answer("checker mixes up the keys", _checker(draw=True, body="""
+        errors = {
+            "dgamma": relative_error(dx, centered_difference_gradient(lambda a: forward(a, gamma, beta)[0], x, dout, h)),
+            "dx": relative_error(dgamma, centered_difference_gradient(lambda a: forward(x, a, beta)[0], gamma, dout, h)),
+            "dbeta": relative_error(dbeta, centered_difference_gradient(lambda a: forward(x, gamma, a)[0], beta, dout, h)),
+        }
+    """), says="keys of the returned dict"),
+    Answer("checker prints nothing", _checker(draw=True, body="""
+        errors = {
+            "dx": relative_error(dx, centered_difference_gradient(lambda a: forward(a, gamma, beta)[0], x, dout, h)),
+            "dgamma": relative_error(dgamma, centered_difference_gradient(lambda a: forward(x, a, beta)[0], gamma, dout, h)),
+            "dbeta": relative_error(dbeta, centered_difference_gradient(lambda a: forward(x, gamma, a)[0], beta, dout, h)),
+        }
+    """, report="\n    return errors\n"), says="printed nothing"),
+    Answer("checker returns a tuple", _checker(draw=True, body="""
+        errors = {
+            "dx": relative_error(dx, centered_difference_gradient(lambda a: forward(a, gamma, beta)[0], x, dout, h)),
+            "dgamma": relative_error(dgamma, centered_difference_gradient(lambda a: forward(x, a, beta)[0], gamma, dout, h)),
+            "dbeta": relative_error(dbeta, centered_difference_gradient(lambda a: forward(x, gamma, a)[0], beta, dout, h)),
+        }
+        print(errors)
+        return errors["dx"], errors["dgamma"], errors["dbeta"]
+    """, report=""), says="should return a dict"),
+    Answer("relative error is the absolute difference", {RELERR: """
+        def relative_error(a, b):
+            return float(np.max(np.abs(np.asarray(a) - np.asarray(b))))
+        """}, says="|a| + |b|"),
+    Answer("relative error without the 1e-8 floor", {RELERR: """
+        def relative_error(a, b):
+            a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+            return float(np.max(np.abs(a - b) / (np.abs(a) + np.abs(b))))
+        """}, says="max(|a| + |b|, 1e-8)"),
+    Answer("relative error averages instead of taking the max", {RELERR: """
+        def relative_error(a, b):
+            a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+            return float(np.mean(np.abs(a - b) / np.maximum(np.abs(a) + np.abs(b), 1e-8)))
+        """}, says="not the mean"),
+    Answer("relative error divides by |a| only", {RELERR: """
+        def relative_error(a, b):
+            a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+            return float(np.max(np.abs(a - b) / np.maximum(np.abs(a), 1e-8)))
+        """}, says="|a| + |b|"),
+    Answer("relative error uses np.max instead of np.maximum for the floor", {RELERR: """
+        def relative_error(a, b):
+            a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+            return float(np.max(np.abs(a - b) / np.max(np.abs(a) + np.abs(b))))
+        """}, says="entry by entry"),
+]
+
+RIGHT = [
+    Answer("helper with np.nditer, as in cs231n", {CENTERED: """
+        def centered_difference_gradient(f, x, dout, h=1e-5):
+            grad = np.zeros_like(x)
+            it = np.nditer(x, flags=["multi_index"], op_flags=["readwrite"])
+            while not it.finished:
+                ix = it.multi_index
+                oldval = x[ix]
+                x[ix] = oldval + h
+                pos = f(x).copy()
+                x[ix] = oldval - h
+                neg = f(x).copy()
+                x[ix] = oldval
+                grad[ix] = np.sum((pos - neg) * dout) / (2 * h)
+                it.iternext()
+            return grad
+        """}),
+    Answer("helper that steps +h, -2h, +h", {CENTERED: """
+        def centered_difference_gradient(f, x, dout, h=1e-5):
+            grad = np.zeros(x.shape)
+            for k in np.ndindex(*x.shape):
+                x[k] += h
+                plus = np.sum(f(x) * dout)
+                x[k] -= 2 * h
+                minus = np.sum(f(x) * dout)
+                x[k] += h
+                grad[k] = (plus - minus) / (2 * h)
+            return grad
+        """}),
+    Answer("helper over x.flat", {CENTERED: """
+        def centered_difference_gradient(f, x, dout, h=1e-5):
+            grad = np.zeros(x.size)
+            for i in range(x.size):
+                old = x.flat[i]
+                x.flat[i] = old + h
+                plus = f(x).copy()
+                x.flat[i] = old - h
+                minus = f(x).copy()
+                x.flat[i] = old
+                grad[i] = ((plus - minus) * dout).sum() / (2 * h)
+            return grad.reshape(x.shape)
+        """}),
+    Answer("relative error with a loop", {RELERR: """
+        def relative_error(a, b):
+            worst = 0.0
+            for u, v in zip(np.ravel(a), np.ravel(b)):
+                worst = max(worst, abs(u - v) / max(abs(u) + abs(v), 1e-8))
+            return float(worst)
+        """}),
+    Answer("checker with RandomState, analytic gradients last and a table", _checker("""
+        rs = np.random.RandomState(seed)
+        x = rs.randn(N, D) * 3.0 + 2.0
+        gamma, beta, dout = rs.randn(D), rs.randn(D), rs.randn(N, D)
+        num_dx = centered_difference_gradient(lambda a: forward(a, gamma, beta)[0], x, dout, h=h)
+        num_dgamma = centered_difference_gradient(lambda a: forward(x, a, beta)[0], gamma, dout, h=h)
+        num_dbeta = centered_difference_gradient(lambda a: forward(x, gamma, a)[0], beta, dout, h=h)
+        dx, dgamma, dbeta = backward(dout, forward(x, gamma, beta)[1])
+        errors = dict(dx=relative_error(dx, num_dx), dgamma=relative_error(dgamma, num_dgamma),
+                      dbeta=relative_error(dbeta, num_dbeta))
+        print("gradient | rel. error")
+        for name in errors:
+            print(f"{name:8s} | {errors[name]:.3e}", "(ok)" if errors[name] < 1e-7 else "(CHECK YOUR BACKWARD)")
+        return errors
+    """, report="")),
+    Answer("paste: keepdims statistics and the one-line backward", {PASTE: """
+        def batchnorm_forward(x, gamma, beta, eps=1e-5):
+            mu = x.mean(axis=0, keepdims=True)
+            var = x.var(axis=0, keepdims=True)
+            x_hat = (x - mu) / np.sqrt(var + eps)
+            return gamma * x_hat + beta, (x, x_hat, mu, var, gamma, eps)
+
+        def batchnorm_backward(dout, cache):
+            x, x_hat, mu, var, gamma, eps = cache
+            N = x.shape[0]
+            dgamma = np.sum(dout * x_hat, axis=0)
+            dbeta = np.sum(dout, axis=0)
+            dx = (gamma / (N * np.sqrt(var + eps))) * (N * dout - dbeta - x_hat * dgamma)
+            return dx, dgamma, dbeta
+        """}),
+]

@@ -1,0 +1,263 @@
+"""Answers to B4 (the LayerNorm class) beside the reference solution."""
+from answers import Answer
+
+CELL = "b4-layernorm"
+
+
+def _layer(init="", forward="", backward=""):
+    """A whole LayerNorm class; each part defaults to the reference-like code below."""
+    return {CELL: "class LayerNorm:\n" + (init or _INIT) + (forward or _FORWARD) + (backward or _BACKWARD)}
+
+
+_INIT = """
+    def __init__(self, normalized_shape, eps=1e-5):
+        if isinstance(normalized_shape, int):
+            normalized_shape = (normalized_shape,)
+        self.normalized_shape = tuple(normalized_shape)
+        self.eps = eps
+        self.gamma = np.ones(self.normalized_shape)
+        self.beta = np.zeros(self.normalized_shape)
+"""
+
+_FORWARD = """
+    def forward(self, x):
+        axes = tuple(range(x.ndim - len(self.normalized_shape), x.ndim))
+        mu = x.mean(axis=axes, keepdims=True)
+        var = x.var(axis=axes, keepdims=True)
+        self.inv_std = 1.0 / np.sqrt(var + self.eps)
+        self.x_hat = (x - mu) * self.inv_std
+        self.axes = axes
+        return self.gamma * self.x_hat + self.beta
+"""
+
+_BACKWARD = """
+    def backward(self, dout):
+        axes, x_hat = self.axes, self.x_hat
+        leading = tuple(range(dout.ndim - len(axes)))
+        self.dbeta = dout.sum(axis=leading)
+        self.dgamma = (dout * x_hat).sum(axis=leading)
+        g = dout * self.gamma
+        return self.inv_std * (g - g.mean(axis=axes, keepdims=True)
+                               - x_hat * (g * x_hat).mean(axis=axes, keepdims=True))
+"""
+
+WRONG = [
+    Answer("normalizes over the batch axis", _layer(forward="""
+    def forward(self, x):
+        axes = (0,)
+        mu = x.mean(axis=axes, keepdims=True)
+        var = x.var(axis=axes, keepdims=True)
+        self.inv_std = 1.0 / np.sqrt(var + self.eps)
+        self.x_hat = (x - mu) * self.inv_std
+        self.axes = axes
+        return self.gamma * self.x_hat + self.beta
+"""), says="batch axis"),
+    Answer("variance with ddof=1", _layer(forward="""
+    def forward(self, x):
+        axes = tuple(range(x.ndim - len(self.normalized_shape), x.ndim))
+        mu = x.mean(axis=axes, keepdims=True)
+        var = x.var(axis=axes, keepdims=True, ddof=1)
+        self.inv_std = 1.0 / np.sqrt(var + self.eps)
+        self.x_hat = (x - mu) * self.inv_std
+        self.axes = axes
+        return self.gamma * self.x_hat + self.beta
+"""), says="ddof=1"),
+    Answer("eps outside the square root", _layer(forward="""
+    def forward(self, x):
+        axes = tuple(range(x.ndim - len(self.normalized_shape), x.ndim))
+        mu = x.mean(axis=axes, keepdims=True)
+        var = x.var(axis=axes, keepdims=True)
+        self.inv_std = 1.0 / (np.sqrt(var) + self.eps)
+        self.x_hat = (x - mu) * self.inv_std
+        self.axes = axes
+        return self.gamma * self.x_hat + self.beta
+"""), says="outside the square root"),
+    Answer("flattens every non-batch axis of a 3-D input", _layer(forward="""
+    def forward(self, x):
+        flat = x.reshape(x.shape[0], -1)
+        mu = flat.mean(axis=1, keepdims=True)
+        var = flat.var(axis=1, keepdims=True)
+        self.inv_std = (1.0 / np.sqrt(var + self.eps)).reshape((x.shape[0],) + (1,) * (x.ndim - 1))
+        self.x_hat = ((flat - mu) / np.sqrt(var + self.eps)).reshape(x.shape)
+        self.axes = tuple(range(x.ndim - len(self.normalized_shape), x.ndim))
+        return self.gamma * self.x_hat + self.beta
+"""), says="every axis after the first"),
+    Answer("always normalizes over the last axis only", _layer(forward="""
+    def forward(self, x):
+        mu = x.mean(axis=-1, keepdims=True)
+        var = x.var(axis=-1, keepdims=True)
+        self.inv_std = 1.0 / np.sqrt(var + self.eps)
+        self.x_hat = (x - mu) * self.inv_std
+        self.axes = tuple(range(x.ndim - len(self.normalized_shape), x.ndim))
+        return self.gamma * self.x_hat + self.beta
+"""), says="last axis only"),
+    Answer("dgamma and dbeta summed over the first axis only", _layer(backward="""
+    def backward(self, dout):
+        axes, x_hat = self.axes, self.x_hat
+        self.dbeta = dout.sum(axis=0)
+        self.dgamma = (dout * x_hat).sum(axis=0)
+        g = dout * self.gamma
+        return self.inv_std * (g - g.mean(axis=axes, keepdims=True)
+                               - x_hat * (g * x_hat).mean(axis=axes, keepdims=True))
+"""), says="every leading axis"),
+    Answer("dx ignores the coupling through mean and variance", _layer(backward="""
+    def backward(self, dout):
+        axes, x_hat = self.axes, self.x_hat
+        leading = tuple(range(dout.ndim - len(axes)))
+        self.dbeta = dout.sum(axis=leading)
+        self.dgamma = (dout * x_hat).sum(axis=leading)
+        return dout * self.gamma * self.inv_std
+"""), says="coupling"),
+    Answer("dgamma and dbeta swapped", _layer(backward="""
+    def backward(self, dout):
+        axes, x_hat = self.axes, self.x_hat
+        leading = tuple(range(dout.ndim - len(axes)))
+        self.dgamma = dout.sum(axis=leading)
+        self.dbeta = (dout * x_hat).sum(axis=leading)
+        g = dout * self.gamma
+        return self.inv_std * (g - g.mean(axis=axes, keepdims=True)
+                               - x_hat * (g * x_hat).mean(axis=axes, keepdims=True))
+"""), says="swapped"),
+    Answer("dx forgets the factor gamma", _layer(backward="""
+    def backward(self, dout):
+        axes, x_hat = self.axes, self.x_hat
+        leading = tuple(range(dout.ndim - len(axes)))
+        self.dbeta = dout.sum(axis=leading)
+        self.dgamma = (dout * x_hat).sum(axis=leading)
+        g = dout
+        return self.inv_std * (g - g.mean(axis=axes, keepdims=True)
+                               - x_hat * (g * x_hat).mean(axis=axes, keepdims=True))
+"""), says="factor gamma"),
+    Answer("input modified in place", _layer(forward="""
+    def forward(self, x):
+        axes = tuple(range(x.ndim - len(self.normalized_shape), x.ndim))
+        mu = x.mean(axis=axes, keepdims=True)
+        var = x.var(axis=axes, keepdims=True)
+        self.inv_std = 1.0 / np.sqrt(var + self.eps)
+        x -= mu
+        x *= self.inv_std
+        self.x_hat = x
+        self.axes = axes
+        return self.gamma * self.x_hat + self.beta
+"""), says="modified its input x in place"),
+    Answer("parameters fixed at construction (ignores later changes to gamma and beta)", _layer(init="""
+    def __init__(self, normalized_shape, eps=1e-5):
+        if isinstance(normalized_shape, int):
+            normalized_shape = (normalized_shape,)
+        self.normalized_shape = tuple(normalized_shape)
+        self.eps = eps
+        self.gamma = np.ones(self.normalized_shape)
+        self.beta = np.zeros(self.normalized_shape)
+        self.scale, self.shift = self.gamma, self.beta
+""", forward="""
+    def forward(self, x):
+        axes = tuple(range(x.ndim - len(self.normalized_shape), x.ndim))
+        mu = x.mean(axis=axes, keepdims=True)
+        var = x.var(axis=axes, keepdims=True)
+        self.inv_std = 1.0 / np.sqrt(var + self.eps)
+        self.x_hat = (x - mu) * self.inv_std
+        self.axes = axes
+        return self.scale * self.x_hat + self.shift
+"""), says="read self.gamma and self.beta"),
+]
+
+RIGHT = [
+    Answer("layer norm as batch norm of the transpose", {CELL: """
+        def _bn_forward(x, eps):
+            mu = x.mean(axis=0)
+            var = x.var(axis=0)
+            x_hat = (x - mu) / np.sqrt(var + eps)
+            return x_hat, (x_hat, var, eps)
+
+        def _bn_backward(dx_hat, cache):
+            x_hat, var, eps = cache
+            N = x_hat.shape[0]
+            return (N * dx_hat - dx_hat.sum(axis=0) - x_hat * (dx_hat * x_hat).sum(axis=0)) / (N * np.sqrt(var + eps))
+
+        class LayerNorm:
+            def __init__(self, normalized_shape, eps=1e-5):
+                self.normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+                self.eps = eps
+                self.gamma = np.ones(self.normalized_shape)
+                self.beta = np.zeros(self.normalized_shape)
+
+            def forward(self, x):
+                self.shape = x.shape
+                M = int(np.prod(self.normalized_shape))
+                x_hat_t, self.cache = _bn_forward(x.reshape(-1, M).T, self.eps)  # (M, L): one column per sample
+                self.x_hat = x_hat_t.T.reshape(x.shape)
+                return self.gamma * self.x_hat + self.beta
+
+            def backward(self, dout):
+                M = int(np.prod(self.normalized_shape))
+                self.dgamma = (dout * self.x_hat).reshape(-1, M).sum(axis=0).reshape(self.normalized_shape)
+                self.dbeta = dout.reshape(-1, M).sum(axis=0).reshape(self.normalized_shape)
+                dx_hat = (dout * self.gamma).reshape(-1, M).T
+                return _bn_backward(dx_hat, self.cache).T.reshape(self.shape)
+        """}),
+    Answer("reshape to (samples, M) and back", {CELL: """
+        class LayerNorm:
+            def __init__(self, normalized_shape, eps=1e-5):
+                try:
+                    self.normalized_shape = tuple(normalized_shape)
+                except TypeError:
+                    self.normalized_shape = (normalized_shape,)
+                self.eps = eps
+                self.gamma = np.ones(self.normalized_shape)
+                self.beta = np.zeros(self.normalized_shape)
+
+            def forward(self, x):
+                M = int(np.prod(self.normalized_shape))
+                flat = x.reshape(-1, M)
+                mu = flat.mean(axis=1)[:, None]
+                var = ((flat - mu) ** 2).mean(axis=1)[:, None]
+                self.std = np.sqrt(var + self.eps)
+                self.xh = (flat - mu) / self.std
+                self.shape = x.shape
+                return self.gamma * self.xh.reshape(x.shape) + self.beta
+
+            def backward(self, dout):
+                M = int(np.prod(self.normalized_shape))
+                d = dout.reshape(-1, M)
+                self.dbeta = d.sum(axis=0).reshape(self.normalized_shape)
+                self.dgamma = (d * self.xh).sum(axis=0).reshape(self.normalized_shape)
+                dxh = d * self.gamma.reshape(1, M)
+                dx = (dxh - dxh.mean(axis=1, keepdims=True)
+                      - self.xh * (dxh * self.xh).mean(axis=1, keepdims=True)) / self.std
+                return dx.reshape(self.shape)
+        """}),
+    Answer("staged backward through var and mu (computational graph)", {CELL: """
+        class LayerNorm:
+            def __init__(self, normalized_shape, eps=1e-5):
+                if isinstance(normalized_shape, int):
+                    normalized_shape = [normalized_shape]
+                self.normalized_shape = tuple(normalized_shape)
+                self.eps = eps
+                self.gamma = np.ones(self.normalized_shape)
+                self.beta = np.zeros(self.normalized_shape)
+
+            def forward(self, x):
+                k = len(self.normalized_shape)
+                axes = tuple(range(-k, 0))
+                mu = np.mean(x, axis=axes, keepdims=True)
+                xc = x - mu
+                var = np.mean(xc ** 2, axis=axes, keepdims=True)
+                std = np.sqrt(var + self.eps)
+                x_hat = xc / std
+                self.cache = (xc, std, x_hat, axes)
+                return x_hat * self.gamma + self.beta
+
+            def backward(self, dout):
+                xc, std, x_hat, axes = self.cache
+                M = int(np.prod([xc.shape[a] for a in axes]))
+                lead = tuple(range(dout.ndim - len(axes)))
+                self.dbeta = np.sum(dout, axis=lead)
+                self.dgamma = np.sum(dout * x_hat, axis=lead)
+                dx_hat = dout * self.gamma
+                dstd = -np.sum(dx_hat * xc, axis=axes, keepdims=True) / std ** 2
+                dvar = dstd / (2 * std)
+                dxc = dx_hat / std + 2 * xc * dvar / M
+                dmu = -np.sum(dxc, axis=axes, keepdims=True)
+                return dxc + dmu / M
+        """}),
+]

@@ -1,0 +1,74 @@
+"""B3 (gradient check) and B4 (layer norm): what the generic suites do not cover.
+
+- A student who fills in the release notebook with correct code gets full marks, both from the
+  visible tests alone (what `course check` runs) and once autograding puts the hidden tests back.
+- B3 grades the checker, not the student's batch norm: a wrong backward pasted from B2 costs no
+  B3 points, and the checker's own report then calls it wrong.
+"""
+import copy
+
+import pytest
+
+import answers
+import nbrun
+
+B3 = "part_b/b3_gradient_check.ipynb"
+B4 = "part_b/b4_layernorm.ipynb"
+
+
+def _reference_answers(nb):
+    """The source's solution cells, as a student who got everything right would write them."""
+    return {nbrun.grade_id(c): c.source for c in nb.cells
+            if nbrun.meta(c).get("solution") and c.cell_type == "code"}
+
+
+def _with_source_tests(student, source):
+    """What autograde grades: the student's notebook with the locked cells of the source."""
+    graded = copy.deepcopy(student)
+    locked = {nbrun.grade_id(c): c for c in source.cells if nbrun.meta(c).get("locked")}
+    for i, cell in enumerate(graded.cells):
+        if nbrun.grade_id(cell) in locked:
+            graded.cells[i] = copy.deepcopy(locked[nbrun.grade_id(cell)])
+    return graded
+
+
+@pytest.mark.parametrize("notebook", [B3, B4])
+def test_release_filled_in_correctly_gets_full_marks(notebook):
+    source = nbrun.load(notebook)
+    student = nbrun.with_answers(nbrun.release_version(source), _reference_answers(source))
+    visible = nbrun.run(student)
+    assert visible.score == visible.max_score > 0, visible.messages()
+    graded = nbrun.run(_with_source_tests(student, source))
+    assert graded.score == graded.max_score == visible.max_score, graded.messages()
+
+
+def test_b3_a_wrong_pasted_backward_costs_no_b3_points_and_the_report_flags_it():
+    wrong_b2 = """
+        def batchnorm_forward(x, gamma, beta, eps=1e-5):
+            mu, var = x.mean(axis=0), x.var(axis=0)
+            x_hat = (x - mu) / np.sqrt(var + eps)
+            return gamma * x_hat + beta, (x, x_hat, mu, var, gamma, eps)
+
+        def batchnorm_backward(dout, cache):  # misses the term through the mean
+            x, x_hat, mu, var, gamma, eps = cache
+            dgamma = (dout * x_hat).sum(axis=0)
+            dx = gamma / np.sqrt(var + eps) * (dout - x_hat * dgamma / len(x))
+            return dx, dgamma, dout.sum(axis=0)
+    """
+    answer = answers.Answer("backward misses the mean term", {"b3-batchnorm": wrong_b2})
+    result = nbrun.run(nbrun.with_answers(nbrun.load(B3), answer.cells))
+    assert result.score == result.max_score, result.messages()
+    report = [line for line in result.stdout.splitlines() if line.strip().startswith("dx")]
+    assert report and "WRONG" in report[0], f"the report should call dx wrong:\n{result.stdout[-2000:]}"
+
+
+def test_b3_hidden_checker_tests_use_their_own_batch_norm():
+    """Only the report runs the pasted batch norm; the other B3 tests bring their own."""
+    source = nbrun.load(B3)
+    broken = "def batchnorm_forward(*args):\n    raise RuntimeError('broken')\n\nbatchnorm_backward = batchnorm_forward\n"
+    result = nbrun.run(nbrun.with_answers(source, {"b3-batchnorm": broken}))
+    scores = {c.grade_id: c.score for c in result.cells}
+    assert scores["b3-test-report"] == 0  # the report runs the student's own batch norm
+    for grade_id in ("b3-test-centered", "b3-test-relerr", "b3-test-checker"):
+        cell = next(c for c in result.cells if c.grade_id == grade_id)
+        assert cell.score == cell.max_points, f"{grade_id}: {cell.error}"
