@@ -1,6 +1,6 @@
 """Cells with the nbgrader metadata each kind needs, for writing or editing source notebooks.
 
-    from tools.nbcells import md, code, readonly, solution, tests, answer, notebook
+    from tools.nbcells import md, code, readonly, solution, tests, task, notebook
     nb = notebook([md("# B1 ..."), readonly("b1-setup", "import numpy as np"), ...])
     nbformat.write(nb, "source/part_b/b1_forward.ipynb")
 
@@ -43,6 +43,14 @@ def tests(grade_id, points, text):
     """A locked test cell worth `points`; code between ### BEGIN/END HIDDEN TESTS is hidden."""
     return new_code_cell(text.strip(), metadata=_nbgrader(grade_id, grade=True, locked=True,
                                                           points=points))
+
+
+def task(grade_id, points, text):
+    """A manually graded task (markdown, locked, worth `points`): the question, then the mark
+    scheme between === BEGIN MARK SCHEME === / === END MARK SCHEME === (removed from the
+    release); the student answers in an ordinary markdown cell after it."""
+    return new_markdown_cell(text.strip(), metadata=_nbgrader(grade_id, task=True, locked=True,
+                                                              points=points))
 
 
 def answer(grade_id, points, text):

@@ -1,0 +1,92 @@
+"""Answers to A5 (running statistics: EMA formulas, weights, simulation) beside the reference solution."""
+from answers import Answer
+
+FORMULAS, WEIGHTS, SIM = "a5-ema-formulas", "a5-weights", "a5-simulate"
+
+_TRACKING = '''
+def tracking_error(estimates, truth):
+    return float(np.sqrt(np.mean((np.asarray(estimates) - np.asarray(truth))**2)))
+'''
+
+WRONG = [
+    Answer("EMA weights swapped (PyTorch's momentum)", {FORMULAS: """
+        running_mean_new = (1 - momentum) * running_mean + momentum * mu_B
+        running_var_new = (1 - momentum) * running_var + momentum * sigma2_B
+        """}, says="swapped"),
+    Answer("unbiased variance in the running variance", {FORMULAS: """
+        running_mean_new = momentum * running_mean + (1 - momentum) * mu_B
+        running_var_new = momentum * running_var + (1 - momentum) * m / (m - 1) * sigma2_B
+        """}, says="unbiased"),
+    Answer("EMA weight swapped", {WEIGHTS: """
+        ema_weight = momentum * (1 - momentum)**k
+        effective_window = 1 / (1 - momentum)
+        """}, says="swapped"),
+    Answer("EMA weight without 1 - momentum", {WEIGHTS: """
+        ema_weight = momentum**k
+        effective_window = 1 / (1 - momentum)
+        """}, says="1 - momentum is missing"),
+    Answer("effective window 1/momentum", {WEIGHTS: """
+        ema_weight = (1 - momentum) * momentum**k
+        effective_window = 1 / momentum
+        """}, says="1/momentum"),
+    Answer("a string for the window", {WEIGHTS: """
+        ema_weight = (1 - momentum) * momentum**k
+        effective_window = "1/(1-momentum)"
+        """}, says="is a string"),
+    Answer("simulation with swapped weights", {SIM: """
+        def running_average(batch_values, momentum, initial=0.0):
+            out, c = [], initial
+            for v in batch_values:
+                c = (1 - momentum) * c + momentum * v
+                out.append(c)
+            return np.array(out)
+        """ + _TRACKING}, says="swapped"),
+    Answer("simulation stores the estimate before the update", {SIM: """
+        def running_average(batch_values, momentum, initial=0.0):
+            out, c = [], initial
+            for v in batch_values:
+                out.append(c)
+                c = momentum * c + (1 - momentum) * v
+            return np.array(out)
+        """ + _TRACKING}, says="before the update"),
+    Answer("tracking error as mean absolute error", {SIM: """
+        def running_average(batch_values, momentum, initial=0.0):
+            out, c = [], initial
+            for v in batch_values:
+                c = momentum * c + (1 - momentum) * v
+                out.append(c)
+            return np.array(out)
+
+        def tracking_error(estimates, truth):
+            return float(np.mean(np.abs(np.asarray(estimates) - np.asarray(truth))))
+        """}, says="tracking_error"),
+]
+
+RIGHT = [
+    Answer("EMA written as old + (1 - momentum)(batch - old)", {FORMULAS: """
+        running_mean_new = running_mean + (1 - momentum) * (mu_B - running_mean)
+        running_var_new = running_var - (1 - momentum) * (running_var - sigma2_B)
+        """}),
+    Answer("batch statistics written out from x", {FORMULAS: """
+        running_mean_new = momentum * running_mean + (1 - momentum) * Sum(x[j], (j, 1, m)) / m
+        running_var_new = momentum * running_var + (1 - momentum) * (Sum(x[i]**2, (i, 1, m)) / m - (Sum(x[j], (j, 1, m)) / m)**2)
+        """}),
+    Answer("weight and window in other forms", {WEIGHTS: """
+        ema_weight = momentum**k - momentum**(k + 1)
+        effective_window = -1 / (momentum - 1)
+        """}),
+    Answer("vectorized EMA with a geometric filter", {SIM: """
+        def running_average(batch_values, momentum, initial=0.0):
+            v = np.asarray(batch_values, dtype=float)
+            T = v.size
+            powers = momentum ** np.arange(T)
+            est = np.empty(T)
+            for t in range(T):
+                est[t] = momentum ** (t + 1) * initial + (1 - momentum) * np.dot(powers[:t + 1][::-1], v[:t + 1])
+            return est
+
+        def tracking_error(estimates, truth):
+            d = np.asarray(estimates, dtype=float) - np.asarray(truth, dtype=float)
+            return float(np.sqrt(d @ d / d.size))
+        """}),
+]
