@@ -55,7 +55,7 @@ def _fail(lines, hint=None):
     __tracebackhide__ = True
     if hint:
         lines = list(lines) + [f"Hint: {hint}"]
-    raise CheckFailed("\n".join(lines))
+    raise CheckFailed("\n".join(lines))  # the message below says what is wrong and why
 
 
 def _fmt(v):

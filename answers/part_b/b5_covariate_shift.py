@@ -1,0 +1,296 @@
+"""Answers to B5 (recording layers, the experiment, visualize_covariate_shift) beside the reference solution."""
+from answers import Answer
+
+BN = "b5-batchnorm"
+RECORD = "b5-record-layers"
+TRAIN = "b5-train-and-record"
+EXPERIMENT = "b5-experiment"
+VISUALIZE = "b5-visualize"
+
+_REFERENCE_BN = """
+    def batchnorm_forward(x, gamma, beta, eps=1e-5):
+        mu = x.mean(axis=0)
+        var = x.var(axis=0)
+        x_hat = (x - mu) / np.sqrt(var + eps)
+        return gamma * x_hat + beta, (x, x_hat, mu, var, gamma, eps)
+
+
+    def batchnorm_backward(dout, cache):
+        x, x_hat, mu, var, gamma, eps = cache
+        dx_hat = dout * gamma
+        dx = (dx_hat - dx_hat.mean(axis=0) - x_hat * (dx_hat * x_hat).mean(axis=0)) / np.sqrt(var + eps)
+        return dx, (dout * x_hat).sum(axis=0), dout.sum(axis=0)
+    """
+
+
+WRONG = [
+    Answer("records after the non-linearity (h) as the pre-activation", {RECORD: """
+        def record_layers(net, X):
+            _, caches = net.forward(X)
+            post = np.stack([c["h"] for c in caches])
+            return post, post
+        """}, says="after the non-linearity"),
+    Answer("records z, before batch norm, as the pre-activation", {RECORD: """
+        def record_layers(net, X):
+            _, caches = net.forward(X)
+            return np.stack([c["z"] for c in caches]), np.stack([c["h"] for c in caches])
+        """}, says="before batch norm"),
+    Answer("pre and post swapped", {RECORD: """
+        def record_layers(net, X):
+            _, caches = net.forward(X)
+            return np.stack([c["h"] for c in caches]), np.stack([c["u"] for c in caches])
+        """}, says="after the non-linearity"),
+    Answer("records only the first epoch (before training)", {TRAIN: """
+        def train_and_record(net, data, epochs=EPOCHS, record_every=RECORD_EVERY, seed=DATA_SEED, lr=LR,
+                             batch_size=BATCH_SIZE):
+            rng = np.random.default_rng(seed)
+            pre, post = record_layers(net, data.X_test[:PROBE_SIZE])
+            history = {"epoch": np.array([0]), "pre": pre[None], "post": post[None],
+                       "test_acc": np.array([net.accuracy(data.X_test, data.y_test)])}
+            for epoch in range(epochs):
+                train_epoch(net, data.X_train, data.y_train, rng, batch_size=batch_size, lr=lr)
+            return history
+        """}, says="after every record_every epochs"),
+    Answer("records the first epoch's snapshot at every recording", {TRAIN: """
+        def train_and_record(net, data, epochs=EPOCHS, record_every=RECORD_EVERY, seed=DATA_SEED, lr=LR,
+                             batch_size=BATCH_SIZE):
+            rng = np.random.default_rng(seed)
+            pre, post = record_layers(net, data.X_test[:PROBE_SIZE])
+            history = {"epoch": [], "pre": [], "post": [], "test_acc": []}
+            for epoch in range(epochs + 1):
+                if epoch > 0:
+                    train_epoch(net, data.X_train, data.y_train, rng, batch_size=batch_size, lr=lr)
+                if epoch % record_every == 0:
+                    history["epoch"].append(epoch)
+                    history["pre"].append(pre)
+                    history["post"].append(post)
+                    history["test_acc"].append(net.accuracy(data.X_test, data.y_test))
+            return {k: np.array(v) for k, v in history.items()}
+        """}, says="identical"),
+    Answer("records before training the epoch (one epoch too early)", {TRAIN: """
+        def train_and_record(net, data, epochs=EPOCHS, record_every=RECORD_EVERY, seed=DATA_SEED, lr=LR,
+                             batch_size=BATCH_SIZE):
+            rng = np.random.default_rng(seed)
+            history = {"epoch": [], "pre": [], "post": [], "test_acc": []}
+
+            def record(epoch):
+                pre, post = record_layers(net, data.X_test[:PROBE_SIZE])
+                history["epoch"].append(epoch)
+                history["pre"].append(pre)
+                history["post"].append(post)
+                history["test_acc"].append(net.accuracy(data.X_test, data.y_test))
+
+            record(0)
+            for epoch in range(1, epochs + 1):
+                if epoch % record_every == 0:
+                    record(epoch)
+                train_epoch(net, data.X_train, data.y_train, rng, batch_size=batch_size, lr=lr)
+            return {k: np.array(v) for k, v in history.items()}
+        """}, says="one epoch too early"),
+    Answer("a new generator every epoch (the same mini-batch order each epoch)", {TRAIN: """
+        def train_and_record(net, data, epochs=EPOCHS, record_every=RECORD_EVERY, seed=DATA_SEED, lr=LR,
+                             batch_size=BATCH_SIZE):
+            history = {"epoch": [], "pre": [], "post": [], "test_acc": []}
+            for epoch in range(epochs + 1):
+                if epoch > 0:
+                    rng = np.random.default_rng(seed)
+                    train_epoch(net, data.X_train, data.y_train, rng, batch_size=batch_size, lr=lr)
+                if epoch % record_every == 0:
+                    pre, post = record_layers(net, data.X_test[:PROBE_SIZE])
+                    history["epoch"].append(epoch)
+                    history["pre"].append(pre)
+                    history["post"].append(post)
+                    history["test_acc"].append(net.accuracy(data.X_test, data.y_test))
+            return {k: np.array(v) for k, v in history.items()}
+        """}, says="generator once"),
+    Answer("training accuracy recorded as test accuracy", {TRAIN: """
+        def train_and_record(net, data, epochs=EPOCHS, record_every=RECORD_EVERY, seed=DATA_SEED, lr=LR,
+                             batch_size=BATCH_SIZE):
+            rng = np.random.default_rng(seed)
+            history = {"epoch": [], "pre": [], "post": [], "test_acc": []}
+            for epoch in range(epochs + 1):
+                if epoch > 0:
+                    train_epoch(net, data.X_train, data.y_train, rng, batch_size=batch_size, lr=lr)
+                if epoch % record_every == 0:
+                    pre, post = record_layers(net, data.X_test[:PROBE_SIZE])
+                    history["epoch"].append(epoch)
+                    history["pre"].append(pre)
+                    history["post"].append(post)
+                    history["test_acc"].append(net.accuracy(data.X_train, data.y_train))
+            return {k: np.array(v) for k, v in history.items()}
+        """}, says="training set"),
+    Answer("the 'BN' network is built without batch norm", {EXPERIMENT: """
+        def run_experiment(data=DATA, epochs=EPOCHS, record_every=RECORD_EVERY, activation=ACTIVATION, seed=SEED):
+            sizes = (64,) + (HIDDEN,) * DEPTH + (10,)
+            plain = MLP(sizes, activation, seed=seed, weight_scale=WEIGHT_SCALE)
+            bn = MLP(sizes, activation, seed=seed, weight_scale=WEIGHT_SCALE)
+            return train_and_record(plain, data, epochs, record_every), train_and_record(bn, data, epochs, record_every)
+        """}, says="does not normalise"),
+    Answer("batchnorm_forward that only scales and shifts (no normalisation)", {BN: """
+        def batchnorm_forward(x, gamma, beta, eps=1e-5):
+            mu, var = np.zeros(x.shape[1]), np.ones(x.shape[1]) - eps
+            return gamma * x + beta, (x, x, mu, var, gamma, eps)
+
+
+        def batchnorm_backward(dout, cache):
+            x, x_hat, mu, var, gamma, eps = cache
+            return dout * gamma, (dout * x).sum(axis=0), dout.sum(axis=0)
+        """}, says="does not normalise"),
+    Answer("the two networks start from different weights", {EXPERIMENT: """
+        def run_experiment(data=DATA, epochs=EPOCHS, record_every=RECORD_EVERY, activation=ACTIVATION, seed=SEED):
+            sizes = (64,) + (HIDDEN,) * DEPTH + (10,)
+            plain = MLP(sizes, activation, seed=seed, weight_scale=WEIGHT_SCALE)
+            bn = MLP(sizes, activation, batchnorm=(batchnorm_forward, batchnorm_backward), seed=seed + 1,
+                     weight_scale=WEIGHT_SCALE)
+            return train_and_record(plain, data, epochs, record_every), train_and_record(bn, data, epochs, record_every)
+        """}, says="same weights"),
+    Answer("histories returned in the wrong order (bn, plain)", {EXPERIMENT: """
+        def run_experiment(data=DATA, epochs=EPOCHS, record_every=RECORD_EVERY, activation=ACTIVATION, seed=SEED):
+            sizes = (64,) + (HIDDEN,) * DEPTH + (10,)
+            plain = MLP(sizes, activation, seed=seed, weight_scale=WEIGHT_SCALE)
+            bn = MLP(sizes, activation, batchnorm=(batchnorm_forward, batchnorm_backward), seed=seed,
+                     weight_scale=WEIGHT_SCALE)
+            return train_and_record(bn, data, epochs, record_every), train_and_record(plain, data, epochs, record_every)
+        """}, says="does not normalise"),
+    Answer("histograms of the first epoch only", {VISUALIZE: """
+        def visualize_covariate_shift(history_plain=None, history_bn=None, edges=EDGES):
+            if history_plain is None or history_bn is None:
+                history_plain, history_bn = run_experiment()
+            counts = []
+            for history in (history_plain, history_bn):
+                pre = history["pre"]
+                first = np.array([np.histogram(pre[0, l], bins=edges)[0] for l in range(pre.shape[1])])
+                counts.append(np.repeat(first[None], pre.shape[0], axis=0))
+            return CovariateShiftExplorer(history_plain["epoch"], edges, *counts)
+        """}, says="does not change the bars"),
+    Answer("histograms of the activations instead of the pre-activations", {VISUALIZE: """
+        def visualize_covariate_shift(history_plain=None, history_bn=None, edges=EDGES):
+            if history_plain is None or history_bn is None:
+                history_plain, history_bn = run_experiment()
+            counts = []
+            for history in (history_plain, history_bn):
+                post = history["post"]
+                counts.append(np.array([[np.histogram(post[r, l], bins=edges)[0] for l in range(post.shape[1])]
+                                        for r in range(post.shape[0])]))
+            return CovariateShiftExplorer(history_plain["epoch"], edges, *counts)
+        """}, says="activations h"),
+    Answer("the two networks' counts swapped", {VISUALIZE: """
+        def visualize_covariate_shift(history_plain=None, history_bn=None, edges=EDGES):
+            if history_plain is None or history_bn is None:
+                history_plain, history_bn = run_experiment()
+            counts = []
+            for history in (history_plain, history_bn):
+                pre = history["pre"]
+                counts.append(np.array([[np.histogram(pre[r, l], bins=edges)[0] for l in range(pre.shape[1])]
+                                        for r in range(pre.shape[0])]))
+            return CovariateShiftExplorer(history_plain["epoch"], edges, counts[1], counts[0])
+        """}, says="other network"),
+    Answer("counts indexed (layer, epoch) instead of (epoch, layer)", {VISUALIZE: """
+        def visualize_covariate_shift(history_plain=None, history_bn=None, edges=EDGES):
+            if history_plain is None or history_bn is None:
+                history_plain, history_bn = run_experiment()
+            counts = []
+            for history in (history_plain, history_bn):
+                pre = history["pre"]
+                counts.append(np.array([[np.histogram(pre[r, l], bins=edges)[0] for r in range(pre.shape[0])]
+                                        for l in range(pre.shape[1])]))
+            return CovariateShiftExplorer(history_plain["epoch"], edges, *counts)
+        """}, says="should have shape (R, L, B)"),
+    Answer("displays the explorer but returns nothing", {VISUALIZE: """
+        def visualize_covariate_shift(history_plain=None, history_bn=None, edges=EDGES):
+            if history_plain is None or history_bn is None:
+                history_plain, history_bn = run_experiment()
+            counts = []
+            for history in (history_plain, history_bn):
+                pre = history["pre"]
+                counts.append(np.array([[np.histogram(pre[r, l], bins=edges)[0] for l in range(pre.shape[1])]
+                                        for r in range(pre.shape[0])]))
+            display(CovariateShiftExplorer(history_plain["epoch"], edges, *counts))
+        """}, says="forget the return"),
+]
+
+RIGHT = [
+    Answer("record_layers with a loop into preallocated arrays", {RECORD: """
+        def record_layers(net, X):
+            _, caches = net.forward(X)
+            L, (N, H) = len(caches), caches[0]["u"].shape
+            pre, post = np.empty((L, N, H)), np.empty((L, N, H))
+            for l, cache in enumerate(caches):
+                pre[l] = cache["u"]
+                post[l] = cache["h"]
+            return pre, post
+        """}),
+    Answer("record_layers that recomputes h from u", {RECORD: """
+        def record_layers(net, X):
+            _, caches = net.forward(X)
+            pre = np.array([c["u"] for c in caches])
+            post = 1 / (1 + np.exp(-pre)) if net.activation == "sigmoid" else np.tanh(pre)
+            return pre, post
+        """}),
+    Answer("train_and_record with a while loop, recording after training", {TRAIN: """
+        def train_and_record(net, data, epochs=EPOCHS, record_every=RECORD_EVERY, seed=DATA_SEED, lr=LR,
+                             batch_size=BATCH_SIZE):
+            rng = np.random.default_rng(seed)
+            probe = data.X_test[:PROBE_SIZE]
+            epochs_done, snapshots = 0, []
+            while True:
+                pre, post = record_layers(net, probe)
+                snapshots.append((epochs_done, pre, post, net.accuracy(data.X_test, data.y_test)))
+                if epochs_done == epochs:
+                    break
+                for _ in range(record_every):
+                    train_epoch(net, data.X_train, data.y_train, rng, batch_size=batch_size, lr=lr)
+                epochs_done += record_every
+            epoch, pre, post, acc = zip(*snapshots)
+            return {"epoch": np.array(epoch), "pre": np.stack(pre), "post": np.stack(post), "test_acc": np.array(acc)}
+        """}),
+    Answer("run_experiment that trains the BN network first, with the reference batch norm", {BN: _REFERENCE_BN,
+                                                                                             EXPERIMENT: """
+        def run_experiment(data=DATA, epochs=EPOCHS, record_every=RECORD_EVERY, activation=ACTIVATION, seed=SEED):
+            sizes = [data.X_train.shape[1]] + [HIDDEN] * DEPTH + [10]
+            history_bn = train_and_record(
+                MLP(sizes, activation, batchnorm=(batchnorm_forward, batchnorm_backward), seed=seed,
+                    weight_scale=WEIGHT_SCALE), data, epochs, record_every)
+            history_plain = train_and_record(MLP(sizes, activation, None, seed, WEIGHT_SCALE), data, epochs, record_every)
+            return history_plain, history_bn
+        """}),
+    Answer("batch norm with keepdims statistics and a cs231n-style backward", {BN: """
+        def batchnorm_forward(x, gamma, beta, eps=1e-5):
+            mu = x.mean(axis=0)
+            xc = x - mu
+            var = (xc ** 2).mean(axis=0)
+            x_hat = xc / np.sqrt(var + eps)
+            return gamma * x_hat + beta, (x, x_hat, mu, var, gamma, eps)
+
+
+        def batchnorm_backward(dout, cache):
+            x, x_hat, mu, var, gamma, eps = cache
+            N = x.shape[0]
+            std = np.sqrt(var + eps)
+            dx_hat = dout * gamma
+            dvar = np.sum(dx_hat * (x - mu) * -0.5 * std ** -3, axis=0)
+            dmu = np.sum(-dx_hat / std, axis=0) + dvar * np.mean(-2 * (x - mu), axis=0)
+            dx = dx_hat / std + dvar * 2 * (x - mu) / N + dmu / N
+            return dx, np.sum(dout * x_hat, axis=0), np.sum(dout, axis=0)
+        """}),
+    Answer("counts with np.digitize and np.bincount", {VISUALIZE: """
+        def visualize_covariate_shift(history_plain=None, history_bn=None, edges=EDGES):
+            if history_plain is None or history_bn is None:
+                history_plain, history_bn = run_experiment()
+            B = len(edges) - 1
+
+            def counts(pre):
+                R, L = pre.shape[:2]
+                out = np.zeros((R, L, B), dtype=int)
+                for r in range(R):
+                    for l in range(L):
+                        values = pre[r, l].ravel()
+                        values = values[(values >= edges[0]) & (values <= edges[-1])]
+                        bins = np.clip(np.digitize(values, edges) - 1, 0, B - 1)
+                        out[r, l] = np.bincount(bins, minlength=B)
+                return out
+
+            return CovariateShiftExplorer(history_plain["epoch"], edges, counts(history_plain["pre"]),
+                                          counts(history_bn["pre"]))
+        """}),
+]

@@ -1,0 +1,198 @@
+"""B5 (internal covariate shift): the network, the data, the plots and the explorer widget.
+
+The wrong- and right-answer suites of the notebook run in test_part_b.py. Here the reference solution
+runs once (the full experiment, as a student sees it), and the tests check what it builds: the explorer's
+slider and bars (outside a browser: set slider.value, read the bars), the three plots (saved as PNG under
+artifacts/ to look at), and course.mlp's gradients.
+"""
+import os
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+# Imported here so that the notebooks' forked runs (test_part_b.py) start warm.
+import course.data  # noqa: E402
+import course.mlp  # noqa: E402
+import course.viz  # noqa: E402
+from course.gradcheck import numerical_gradient, rel_error  # noqa: E402
+
+import nbrun  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "artifacts"
+NOTEBOOK = "part_b/b5_covariate_shift.ipynb"
+
+
+def _bn_forward(x, gamma, beta, eps=1e-5):
+    mu, var = x.mean(axis=0), x.var(axis=0)
+    x_hat = (x - mu) / np.sqrt(var + eps)
+    return gamma * x_hat + beta, (x, x_hat, mu, var, gamma, eps)
+
+
+def _bn_backward(dout, cache):
+    x, x_hat, mu, var, gamma, eps = cache
+    dx_hat = dout * gamma
+    dx = (dx_hat - dx_hat.mean(axis=0) - x_hat * (dx_hat * x_hat).mean(axis=0)) / np.sqrt(var + eps)
+    return dx, (dout * x_hat).sum(axis=0), dout.sum(axis=0)
+
+
+@pytest.fixture(scope="module")
+def notebook(tmp_path_factory):
+    """The namespace of the source notebook run top to bottom with the reference solution (full run)."""
+    nb = nbrun.load(NOTEBOOK)
+    namespace = {"__name__": "__main__"}
+    old_show, old_cwd = plt.show, os.getcwd()
+    saved = os.environ.pop("NBGRADER_EXECUTION", None)
+    plt.show = lambda *args, **kwargs: None        # keep the figures to save them
+    os.chdir(tmp_path_factory.mktemp("b5"))
+    try:
+        for cell in nb.cells:
+            if cell.cell_type == "code" and "display(" not in cell.source:
+                exec(compile(cell.source, "<cell>", "exec"), namespace)
+        namespace["figures"] = [plt.figure(n) for n in plt.get_fignums()]
+    finally:
+        plt.show = old_show
+        os.chdir(old_cwd)
+        if saved is not None:
+            os.environ["NBGRADER_EXECUTION"] = saved
+    yield namespace
+    plt.close("all")
+
+
+@pytest.fixture(scope="module")
+def explorer(notebook):
+    return notebook["visualize_covariate_shift"](notebook["history_plain"], notebook["history_bn"])
+
+
+def _shares(history, r, layer, edges):
+    counts = np.histogram(history["pre"][r, layer], bins=edges)[0].astype(float)
+    return counts / counts.sum()
+
+
+def test_slider_covers_the_recorded_epochs(notebook, explorer):
+    epochs = [int(e) for e in notebook["history_plain"]["epoch"]]
+    assert epochs == list(range(0, 31, 2))
+    assert [value for _, value in explorer.slider.options] == epochs
+    assert explorer.slider.value == 0
+
+
+def test_moving_the_slider_changes_the_bar_heights_in_place(notebook, explorer):
+    hp, hb, edges = notebook["history_plain"], notebook["history_bn"], notebook["EDGES"]
+    figure, bars = explorer.figure, {k: list(v) for k, v in explorer.bars.items()}
+    layer = explorer.layer_picker.value
+    assert layer == 4, "the explorer opens on the last hidden layer, as Ioffe & Szegedy's Figure 1"
+    images, heights = [], []
+    for r, epoch in enumerate(hp["epoch"]):
+        explorer.slider.value = int(epoch)
+        for key, history in (("plain", hp), ("bn", hb)):
+            np.testing.assert_allclose(explorer.heights(key), _shares(history, r, layer, edges), rtol=1e-12)
+        heights.append(explorer.heights("plain"))
+        images.append(explorer.image.value)
+    # the same figure and the same bar artists, only their heights changed
+    assert explorer.figure is figure
+    assert all(a is b for key in bars for a, b in zip(bars[key], explorer.bars[key]))
+    assert np.abs(heights[-1] - heights[0]).sum() > 0.05
+    assert len(set(images)) == len(images), "every epoch renders a different image"
+
+
+def test_layer_and_network_selectors_redraw(notebook, explorer):
+    hp, edges = notebook["history_plain"], notebook["EDGES"]
+    explorer.slider.value = 10
+    explorer.layer_picker.value = 1
+    np.testing.assert_allclose(explorer.heights("plain"), _shares(hp, 5, 1, edges), rtol=1e-12)
+    explorer.network_picker.value = "bn"
+    assert not any(bar.get_visible() for bar in explorer.bars["plain"])
+    assert all(bar.get_visible() for bar in explorer.bars["bn"])
+    explorer.network_picker.value = "both"
+    assert all(bar.get_visible() for key in ("plain", "bn") for bar in explorer.bars[key])
+    explorer.layer_picker.value = 4
+
+
+def test_explorer_rejects_counts_of_the_wrong_shape():
+    edges = np.linspace(-1, 1, 5)
+    with pytest.raises(ValueError, match=r"should have shape \(R, L, B\)"):
+        course.viz.CovariateShiftExplorer([0, 1, 2], edges, np.ones((2, 3, 4)), np.ones((2, 3, 4)))
+
+
+def test_the_experiment_shows_what_figure_1_shows(notebook):
+    hp, hb = notebook["history_plain"], notebook["history_bn"]
+    ratio = course.viz.layer_drift(hp["pre"]) / course.viz.layer_drift(hb["pre"])
+    assert (ratio[1:] >= 4).all() and ratio[0] >= 2, ratio
+    assert hb["test_acc"][-1] >= hp["test_acc"][-1]
+    assert hb["test_acc"][2] > hp["test_acc"][2] + 0.3, "with BN, accuracy rises sooner"
+    # the last layer's unit 0 (Figure 1): its median moves much more without BN
+    median_plain = np.median(hp["pre"][:, -1, :, 0], axis=1)
+    median_bn = np.median(hb["pre"][:, -1, :, 0], axis=1)
+    assert np.ptp(median_plain) > 3 * np.ptp(median_bn)
+
+
+def test_plots_are_saved_as_png(notebook, explorer):
+    """The three plots and two frames of the explorer, under artifacts/ to look at."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    figures = notebook["figures"]
+    titles = [fig.get_suptitle() for fig in figures]
+    assert len(figures) == 3, titles
+    names = ("b5_percentiles.png", "b5_histograms.png", "b5_saturation.png")
+    for fig, name in zip(figures, names):
+        assert all(ax.get_title() for ax in fig.axes), f"{name}: every panel has a title"
+        assert all(ax.get_ylabel() for ax in fig.axes if ax.get_subplotspec().is_first_col()), f"{name}: y labels"
+        assert all(ax.get_xlabel() for ax in fig.axes if ax.get_subplotspec().is_last_row()), f"{name}: x labels"
+        fig.savefig(ARTIFACTS / name, dpi=90)
+    for epoch in (0, 30):
+        explorer.slider.value = epoch
+        (ARTIFACTS / f"b5_explorer_epoch{epoch}.png").write_bytes(explorer.image.value)
+    for name in names + ("b5_explorer_epoch0.png", "b5_explorer_epoch30.png"):
+        assert (ARTIFACTS / name).stat().st_size > 10_000, name
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh"])
+@pytest.mark.parametrize("batchnorm", [None, (_bn_forward, _bn_backward)], ids=["plain", "bn"])
+def test_mlp_backward_matches_numerical_gradients(activation, batchnorm):
+    rng = np.random.default_rng(0)
+    net = course.mlp.MLP((5, 4, 4, 3), activation, batchnorm=batchnorm, seed=1, weight_scale=2.0)
+    X, y = rng.normal(size=(6, 5)), rng.integers(0, 3, size=6)
+    _, grads = net.loss(X, y)
+    assert set(grads) == set(net.params)
+    for name, param in net.params.items():
+        numerical = numerical_gradient(lambda: np.array(net.loss(X, y)[0]), param, np.array(1.0))
+        # b of a batch-normalized layer has no effect: both gradients are 0 up to round-off
+        assert rel_error(grads[name], numerical) < 1e-6 or np.abs(grads[name] - numerical).max() < 1e-9, name
+
+
+def test_same_seed_same_start_with_or_without_bn():
+    plain = course.mlp.MLP((6, 5, 5, 2), seed=3)
+    bn = course.mlp.MLP((6, 5, 5, 2), batchnorm=(_bn_forward, _bn_backward), seed=3)
+    for name, value in plain.params.items():
+        np.testing.assert_array_equal(value, bn.params[name])
+    assert set(bn.params) - set(plain.params) == {"gamma1", "beta1", "gamma2", "beta2"}
+    with pytest.raises(ValueError, match="activation"):
+        course.mlp.MLP((6, 5, 2), activation="relu")
+    with pytest.raises(ValueError, match="batchnorm"):
+        course.mlp.MLP((6, 5, 2), batchnorm=_bn_forward)
+
+
+def test_digits_are_standardised_and_split():
+    data = course.data.digits()
+    assert data.X_train.shape == (1437, 64) and data.X_test.shape == (360, 64)
+    assert np.abs(data.X_train.mean(axis=0)).max() < 1e-12
+    assert set(np.unique(data.y_test)) == set(range(10))
+    with pytest.raises(ValueError):
+        course.data.digits(test_fraction=1.5)
+
+
+def test_progress_prints_one_line_outside_a_notebook(capsys):
+    assert list(course.viz.progress(range(3), "with BN")) == [0, 1, 2]
+    out = capsys.readouterr().out
+    assert out.startswith("with BN: 3 / 3 done in") and out.count("\n") == 1
+
+
+def test_course_holds_no_batch_norm():
+    """course/ ships to students: the network calls their batch norm, it has none of its own."""
+    for path in (ROOT / "course").glob("*.py"):
+        text = path.read_text()
+        assert "def batchnorm" not in text and "sqrt(var" not in text, path.name
