@@ -1,0 +1,90 @@
+"""Answers to C5 (gradient flow) beside the reference solution."""
+from answers import Answer
+
+PEAK = "c5-peak"
+REPORT = "c5-report"
+
+
+def _peak(body):
+    return {PEAK: "def derivative_peak(f, z):\n" + body}
+
+
+def _report(body):
+    return {REPORT: "def layer_report(zs, dWs, threshold=4.0):\n" + body}
+
+
+WRONG = [
+    Answer("value of f instead of f' at the peak", _peak("""
+            df = sp.diff(f, z)
+            c = [r for r in sp.solve(sp.diff(df, z), z) if r.is_real]
+            best = max(c, key=lambda r: float(df.subs(z, r)))
+            return best, sp.simplify(f.subs(z, best))
+        """), says="not of f itself"),
+    Answer("first critical point, not the largest", _peak("""
+            df = sp.diff(f, z)
+            best = sp.solve(sp.diff(df, z), z)[0]
+            return best, sp.simplify(df.subs(z, best))
+        """), says="LARGEST f'"),
+    Answer("peak of f'' instead of f'", _peak("""
+            d2 = sp.diff(f, z, 2)
+            c = [r for r in sp.solve(sp.diff(d2, z), z) if r.is_real]
+            best = max(c, key=lambda r: float(d2.subs(z, r)))
+            return best, sp.simplify(d2.subs(z, best))
+        """), says="z_star for sigmoid"),
+    Answer("hard-coded sigmoid answer", _peak("""
+            return sp.Integer(0), sp.Rational(1, 4)
+        """), says="peak of tanh'"),
+    Answer("upper tail only", _report("""
+            return (np.array([np.mean(zl > threshold) for zl in zs]),
+                    np.array([np.linalg.norm(d) for d in dWs]))
+        """), says="both tails"),
+    Answer("threshold ignored", _report("""
+            return (np.array([np.mean(np.abs(zl) > 4.0) for zl in zs]),
+                    np.array([np.linalg.norm(d) for d in dWs]))
+        """), says="threshold argument is ignored"),
+    Answer("squared gradient norm", _report("""
+            return (np.array([np.mean(np.abs(zl) > threshold) for zl in zs]),
+                    np.array([np.sum(d ** 2) for d in dWs]))
+        """), says="np.linalg.norm"),
+    Answer("largest gradient entry", _report("""
+            return (np.array([np.mean(np.abs(zl) > threshold) for zl in zs]),
+                    np.array([np.abs(d).max() for d in dWs]))
+        """), says="np.linalg.norm"),
+    Answer("saturation as a count, not a share", _report("""
+            return (np.array([np.sum(np.abs(zl) > threshold) for zl in zs], dtype=float),
+                    np.array([np.linalg.norm(d) for d in dWs]))
+        """), says="share of entries"),
+    Answer("one number for all layers", _report("""
+            return (np.mean(np.concatenate([np.abs(zl).ravel() for zl in zs]) > threshold),
+                    np.array([np.linalg.norm(d) for d in dWs]))
+        """), says="NumPy array"),
+]
+
+RIGHT = [
+    Answer("solveset over the reals, exact comparison", _peak("""
+            df = sp.simplify(sp.diff(f, z))
+            points = list(sp.solveset(sp.diff(df, z), z, domain=sp.S.Reals))
+            values = [sp.simplify(df.subs(z, p)) for p in points]
+            k = max(range(len(points)), key=lambda i: float(values[i]))
+            return points[k], values[k]
+        """)),
+    Answer("nsolve from a few starting points (floats)", _peak("""
+            df = sp.diff(f, z)
+            d2 = sp.diff(df, z)
+            roots = set()
+            for start in np.linspace(-5, 5, 21):
+                try:
+                    roots.add(round(float(sp.nsolve(d2, z, start)), 12))
+                except Exception:
+                    pass
+            best = max(roots, key=lambda r: float(df.subs(z, r)))
+            return sp.Float(best), sp.Float(df.subs(z, best))
+        """)),
+    Answer("loops and sqrt of sum of squares", _report("""
+            saturated, grad_norms = [], []
+            for zl, d in zip(zs, dWs):
+                saturated.append((np.abs(zl) > threshold).sum() / zl.size)
+                grad_norms.append(np.sqrt((d ** 2).sum()))
+            return np.array(saturated), np.array(grad_norms)
+        """)),
+]
