@@ -14,13 +14,14 @@ last layer is affine only and feeds a softmax cross-entropy loss.
 """
 import copy
 import functools
-import importlib.util
 import os
 from dataclasses import dataclass
 from typing import Callable, Optional
 
 import numpy as np
 from threadpoolctl import threadpool_limits
+
+from course.data import digits_raw
 
 try:  # one palette for "with BN" / "without BN" throughout the course
     from course.viz import COLORS
@@ -58,18 +59,6 @@ class BatchNorm:
 
 # --- data --------------------------------------------------------------------------------
 
-def _digits():
-    """scikit-learn's digits, read straight from the file it ships (importing sklearn takes seconds)."""
-    spec = importlib.util.find_spec("sklearn")
-    path = os.path.join(spec.submodule_search_locations[0], "datasets", "data", "digits.csv.gz")
-    if os.path.exists(path):
-        data = np.loadtxt(path, delimiter=",")
-        return data[:, :-1], data[:, -1].astype(int)
-    from sklearn.datasets import load_digits  # pragma: no cover (a future layout)
-
-    return load_digits(return_X_y=True)
-
-
 def load_digits_split(n_train=500, n_test=500, seed=0):
     """The 8x8 handwritten digits that ship with scikit-learn, standardized and split.
 
@@ -83,7 +72,7 @@ def load_digits_split(n_train=500, n_test=500, seed=0):
     - X_test: (n_test, 64) float64, standardized with the *training* statistics
     - y_test: (n_test,) int
     """
-    X, y = _digits()
+    X, y = digits_raw()
     if n_train + n_test > len(X):
         raise ValueError(f"n_train + n_test = {n_train + n_test} exceeds the {len(X)} digits")
     order = np.random.default_rng(seed).permutation(len(X))
