@@ -11,11 +11,8 @@ ROOT = os.path.dirname(os.path.abspath(__file__))
 
 c.CourseDirectory.root = ROOT
 c.CourseDirectory.course_id = "batchnorm-tutorial10"
-c.CourseDirectory.db_assignments = [
-    dict(name="part_a"),
-    dict(name="part_b"),
-    dict(name="part_c"),
-]
+# The assignments are the folders of source/: part_a (derivations), part_b (code), part_c
+# (concepts); `course release` (generate_assignment) enters them into the gradebook.
 # SQLite next to this file unless a gradebook URL is given (PostgreSQL for a large class).
 c.CourseDirectory.db_url = os.environ.get(
     "COURSE_DB_URL", "sqlite:///" + os.path.join(ROOT, "gradebook.db")
@@ -45,10 +42,21 @@ from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
 from nbgrader.preprocessors import (  # noqa: E402
     ClearHiddenTests, ClearMarkScheme, ClearOutput, GetGrades, IncludeHeaderFooter, LockCells)
 
-from course.grading import StripHiddenTraces  # noqa: E402
+from course.grading import IsolatedExecute, StderrAsOutput, StripHiddenTraces  # noqa: E402
 
 c.GenerateFeedback.preprocessors = [
     GetGrades, ClearHiddenTests, ClearMarkScheme, StripHiddenTraces, CSSHTMLHeaderPreprocessor]
+
+# Autograding: nbgrader's steps, except that the kernel starts in an empty folder (not next to
+# the notebook with its hidden tests, nor next to files the student handed in), and that what a
+# student's code prints to stderr is kept as output instead of zeroing the test that called it.
+from nbconvert.preprocessors import ClearMetadataPreprocessor  # noqa: E402
+from nbgrader.preprocessors import (  # noqa: E402
+    AssignLatePenalties, CheckCellMetadata, IgnorePattern, LimitOutput, SaveAutoGrades)
+
+c.Autograde.autograde_preprocessors = [
+    IsolatedExecute, IgnorePattern, StderrAsOutput, ClearMetadataPreprocessor, LimitOutput,
+    SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
 
 # Solutions for self-learners keep the mark schemes (what a full written answer contains) and
 # are not executed: like every committed notebook they carry no outputs.

@@ -2,7 +2,8 @@
 
     course release             build release/ (students) and solution/ (self-learners) from source/
     course demo                the main job: build, grade a demo class of four, print the grade table
-    course grade               autograde everything in submitted/, write feedback and the CSV export
+    course grade [--jobs N]    autograde everything in submitted/, write feedback and the CSV export;
+                               exits 3 only when the grader itself failed for some student
     course check NOTEBOOK      grade one filled-in notebook against the hidden tests, privately
 """
 import argparse
@@ -33,6 +34,15 @@ def _report(grades, root):
     if problems:
         print("\nWhat lost points (first messages per notebook):")
         print(problems)
+    flags = grading.format_flags(grades)
+    if flags:
+        print("\nTo review (student code that looks like a trick; the grades above already are "
+              "those of the definitions-only re-run where it scored lower):")
+        print(flags)
+    for note in getattr(grades, "notes", []):
+        print(f"note: {note}")
+    for student, error in getattr(grades, "failures", {}).items():
+        print(f"GRADER FAILURE for {student} (not the student's fault):\n{error}", file=sys.stderr)
     print(f"\nfeedback: {root / 'feedback'}/<student>/<part>/*.html    export: {root / 'exports' / 'grades.csv'}")
 
 
@@ -45,10 +55,13 @@ def cmd_demo(args):
 
 def cmd_grade(args):
     root = Path(args.root or grading.course_root())
-    grades = grading.grade_class(root, students=args.student or None,
-                                 progress=lambda m: print(m, flush=True))
+    grades = grading.grade_class(root, students=args.student or None, jobs=args.jobs,
+                                 timeout=args.timeout, memory_mb=args.memory_limit,
+                                 db_url=args.db_url, progress=lambda m: print(m, flush=True))
     _report(grades, root)
-    return 0
+    if args.json:
+        grading.write_json(grades, args.json)
+    return 3 if grades.failures else 0
 
 
 def cmd_check(args):
@@ -83,6 +96,15 @@ def main(argv=None):
     sub.add_parser("demo", help="build, grade the demo class, print the table").set_defaults(run=cmd_demo)
     grade = sub.add_parser("grade", help="autograde everything in submitted/")
     grade.add_argument("--student", action="append", help="grade only this student (repeatable)")
+    grade.add_argument("--jobs", type=int, default=1, metavar="N",
+                       help="grade N students at a time, in N processes (default 1)")
+    grade.add_argument("--timeout", type=int, metavar="S",
+                       help="seconds a cell may run (default: nbgrader_config.py)")
+    grade.add_argument("--memory-limit", type=int, default=grading.DEFAULT_MEMORY_MB, metavar="MB",
+                       help=f"memory of a student's kernel (default {grading.DEFAULT_MEMORY_MB})")
+    grade.add_argument("--db-url", help="gradebook URL, e.g. postgresql+psycopg://... "
+                                        "(default: COURSE_DB_URL or gradebook.db)")
+    grade.add_argument("--json", metavar="PATH", help="also write {student: {notebook: score}} here")
     grade.set_defaults(run=cmd_grade)
     check = sub.add_parser("check", help="grade one filled-in notebook, privately")
     check.add_argument("notebook", help="path to your filled-in notebook, e.g. release/part_b/b1_forward.ipynb")

@@ -3,21 +3,32 @@
 A thin layer over nbgrader's Python API (`nbgrader.apps.NbGraderAPI`) and its gradebook: each
 function does what an instructor would do with nbgrader's own commands, in the course's order,
 and returns data the command line prints.
+
+Grading a class (grade_class) adds what nbgrader alone lacks for a large, untrusted class: each
+student graded in a private scratch course by one of several worker processes, one notebook at
+a time (a kernel that dies loses only its notebook), kernels started in an empty folder, a scan
+of the students' code for tricks and a definitions-only re-run that undoes top-level tampering,
+and one process alone writing the class gradebook (SQLite or PostgreSQL).
 """
+import ast
 import copy
 import csv
+import html
 import json
+import logging
 import os
 import re
 import shutil
 import sys
 import tempfile
+import time
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
-from nbconvert.preprocessors import Preprocessor
+from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from traitlets.config.loader import PyFileConfigLoader
 
 ASSIGNMENTS = ("part_a", "part_b", "part_c")
@@ -49,22 +60,25 @@ def course_root(start=None):
         f"no course here: run this inside the course folder (the one with {CONFIG_FILE} and source/)")
 
 
-def load_config(config_dir, **course_directory):
+def load_config(config_dir, overrides=None, **course_directory):
     """The nbgrader configuration in config_dir, with CourseDirectory traits overridden by
-    keywords (e.g. root=..., db_url=...)."""
+    keywords (e.g. root=..., db_url=...) and others by `overrides` ({"Class.trait": value})."""
     config = PyFileConfigLoader(CONFIG_FILE, path=str(config_dir)).load_config()
     for name, value in course_directory.items():
         setattr(config.CourseDirectory, name, value)
+    for key, value in (overrides or {}).items():
+        section, name = key.rsplit(".", 1)
+        setattr(config[section], name, value)
     return config
 
 
-def make_api(config_dir, **course_directory):
+def make_api(config_dir, overrides=None, **course_directory):
     """An NbGraderAPI for the course configured in config_dir (overrides applied)."""
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
 
     _put_scripts_on_path()
-    config = load_config(config_dir, **course_directory)
+    config = load_config(config_dir, overrides, **course_directory)
     coursedir = CourseDirectory(config=config)
     return NbGraderAPI(coursedir=coursedir, config=config)
 
@@ -126,11 +140,12 @@ def _require(result, what):
 
 # --------------------------------------------------------------------------- release
 
-class StripHiddenTraces(Preprocessor):
+class StripHiddenTraces(NbGraderPreprocessor):
     """Reduce every error in a feedback notebook to its message.
 
     nbgrader puts hidden tests back before grading, so a traceback in the feedback would quote
-    hidden test code; the student sees what failed and why, not how it was tested.
+    hidden test code; the student sees what failed and why, not how it was tested. (An nbgrader
+    preprocessor: enabled by default, unlike nbconvert's.)
     """
 
     enabled = True  # nbconvert's preprocessors are off unless enabled
@@ -171,24 +186,703 @@ def _normalise(path):
     nbformat.write(nb, str(path))
 
 
-# --------------------------------------------------------------------------- grading
+# --------------------------------------------------------------------------- grading: what nbgrader runs
+
+class IsolatedExecute(Execute):
+    """nbgrader's Execute, with the kernel started in an empty folder of its own.
+
+    nbgrader starts the kernel in the autograded folder: next to the notebook with its hidden
+    tests put back, and next to any file the student handed in (a `numpy.py` or `course/` there
+    would shadow the real ones). Here the kernel sees neither; the course's notebooks take what
+    they need from the installed `course` package, never from their folder. The kernel also
+    listens on Unix sockets instead of TCP ports.
+    """
+
+    def create_kernel_manager(self):
+        """Kernels talk over Unix sockets, not TCP ports: two kernels started at once by
+        parallel grading processes cannot race for the same port."""
+        import uuid
+
+        km = super().create_kernel_manager()
+        km.transport = "ipc"
+        km.ip = os.path.join(tempfile.gettempdir(), f"course-ipc-{uuid.uuid4().hex[:12]}")
+        return km
+
+    def preprocess(self, nb, resources=None, km=None):
+        resources = resources if resources is not None else {}
+        metadata = resources.setdefault("metadata", {})
+        path = metadata.get("path")
+        with tempfile.TemporaryDirectory(prefix="course-kernel-") as folder:
+            metadata["path"] = folder
+            try:
+                return super().preprocess(nb, resources, km)
+            finally:
+                metadata["path"] = path
+
+
+class StderrAsOutput(NbGraderPreprocessor):
+    """Keep what a graded cell wrote to stderr as ordinary output instead of failing the cell.
+
+    nbgrader scores a test cell with any stderr output zero. The course's tests never write to
+    stderr, so such output comes from the student's own code (a debugging print to stderr, a
+    library warning) and must not cost the points of a test that passes.
+    """
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade"):
+            for output in cell.get("outputs", []):
+                if output.get("output_type") == "stream" and output.get("name") == "stderr":
+                    output["name"] = "stdout"
+        return cell, resources
+
+
+# --------------------------------------------------------------------------- grading: student code
+
+# What honest answers to this course never need, and tricks use: looked for in every cell the
+# student wrote (answer cells and cells they added), reported for review.
+SCAN_MODULES = {
+    "builtins", "ctypes", "gc", "glob", "importlib", "inspect", "io", "IPython", "marshal",
+    "multiprocessing", "nbformat", "nbgrader", "os", "pathlib", "pickle", "resource", "shutil",
+    "signal", "socket", "sqlite3", "subprocess", "sys", "threading", "traitlets", "types",
+    "urllib", "requests", "http"}
+SCAN_CALLS = {"open", "exec", "eval", "compile", "__import__", "setattr", "delattr", "globals",
+              "vars", "locals", "get_ipython", "breakpoint", "exit", "quit"}
+SCAN_ATTRIBUTES = {
+    "f_back", "f_globals", "f_locals", "f_builtins", "_getframe", "__globals__", "__builtins__",
+    "__code__", "__dict__", "__class__", "__subclasses__", "input_transformers_cleanup",
+    "input_transformers_post", "ast_transformers", "set_custom_exc", "excepthook", "modules",
+    "settrace", "setprofile", "_exit", "run_cell", "user_ns", "events", "showtraceback"}
+SCAN_METHODS = {"__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__", "__bool__",
+                "__array_ufunc__", "__array_function__", "__array_finalize__", "__float__",
+                "__abs__", "__instancecheck__"}
+
+
+def _python_source(code):
+    """A cell's code as IPython runs it (magics turned into calls); None if it does not parse."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    try:
+        text = TransformerManager().transform_cell(code)
+        return text, ast.parse(text)
+    except Exception:  # noqa: BLE001 (a syntax error is the student's, and fails on its own)
+        return code, None
+
+
+def _bound_names(tree):
+    """Names a piece of code binds at its top level (assignments, loops, defs, imports), not
+    the local names inside its functions and classes."""
+    names, todo = set(), list(ast.iter_child_nodes(tree))
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+            continue
+        if isinstance(node, ast.Lambda):
+            continue
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+        todo.extend(ast.iter_child_nodes(node))
+    return names
+
+
+def _all_bound(tree):
+    """Every name a piece of code binds anywhere, its functions' locals and arguments included."""
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, ast.arg):
+            names.add(node.arg)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+    return names
+
+
+@dataclass
+class NotebookRules:
+    """What the source notebook says about the code a student may write in it.
+
+    - locked: grade_ids of the cells nbgrader puts back from the source (setup and tests)
+    - protected: names the notebook's own cells define and its tests use (np, check_array, ...)
+    - imports: the source's own import statements (a student repeating one is harmless)
+    - hidden: names defined only inside hidden tests (_expected, _rng, ...)
+    - modules: names the notebook's own imports bind (np, ...)
+    - course_code: the code of the notebook's other cells (demonstrations a student may run)
+    """
+    locked: set
+    protected: set
+    imports: set
+    hidden: set
+    modules: set
+    course_code: set
+
+
+def notebook_rules(source_nb):
+    """The NotebookRules of a source notebook."""
+    locked, protected, imports, hidden, modules, course_code = set(), set(), set(), set(), set(), set()
+    for cell in source_nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type != "code" or meta.get("solution"):
+            continue
+        if not meta.get("grade_id"):
+            course_code.add(cell.source.strip())
+            continue
+        if meta.get("grade_id"):
+            locked.add(meta["grade_id"])
+        visible, secret, inside = [], [], False
+        for line in cell.source.splitlines():
+            if "BEGIN HIDDEN TESTS" in line:
+                inside = True
+            elif "END HIDDEN TESTS" in line:
+                inside = False
+            else:
+                (secret if inside else visible).append(line)
+        _, tree = _python_source("\n".join(visible))
+        if tree is not None:
+            if not meta.get("grade"):
+                protected |= _bound_names(tree)
+            for node in ast.walk(tree):
+                if isinstance(node, (ast.Import, ast.ImportFrom)):
+                    imports.add(ast.dump(node))
+                    modules |= {(a.asname or a.name).split(".")[0] for a in node.names}
+        _, tree = _python_source("\n".join(secret))
+        if tree is not None:
+            hidden |= {n for n in _bound_names(tree) | {a.arg for a in ast.walk(tree) if isinstance(a, ast.arg)}
+                       if n.startswith("_") and not n.startswith("__") and n != "_"}
+    return NotebookRules(locked, protected, imports, hidden, modules, course_code)
+
+
+def student_cells(nb, rules):
+    """[(index, label, code)] of the code cells a student wrote: answer cells and added cells."""
+    cells = []
+    for index, cell in enumerate(nb.cells):
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if (cell.cell_type == "code" and grade_id not in rules.locked
+                and (grade_id or cell.source.strip() not in rules.course_code)):
+            cells.append((index, grade_id or f"cell {index + 1}", cell.source))
+    return cells
+
+
+def _root_name(node):
+    while isinstance(node, (ast.Attribute, ast.Subscript)):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def scan_cell(code, rules):
+    """What in one cell of student code looks like a trick: ["line 3: changes np.allclose", ...]."""
+    text, tree = _python_source(code)
+    if tree is None:
+        return []
+    modules = rules.modules | {(a.asname or a.name).split(".")[0] for n in ast.walk(tree)
+                              if isinstance(n, (ast.Import, ast.ImportFrom)) for a in n.names}
+    local = _all_bound(tree)
+    found = []
+
+    def flag(node, what):
+        found.append(f"line {getattr(node, 'lineno', 1)}: {what}")
+
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
+            for name in names:
+                if name.split(".")[0] in SCAN_MODULES:
+                    flag(node, f"imports {name}")
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in SCAN_CALLS:
+            flag(node, f"calls {node.func.id}()")
+        elif isinstance(node, ast.Attribute) and node.attr in SCAN_ATTRIBUTES:
+            flag(node, f"uses .{node.attr}")
+        elif isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete)):
+            targets = node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [node.target]
+            for target in targets:
+                for part in target.elts if isinstance(target, (ast.Tuple, ast.List)) else [target]:
+                    root = _root_name(part)
+                    if isinstance(part, (ast.Attribute, ast.Subscript)) and (
+                            root in modules or (root in rules.protected and root not in local)):
+                        flag(node, f"changes {ast.unparse(part)}")
+        elif isinstance(node, ast.ClassDef):
+            bases = [ast.unparse(b) for b in node.bases]
+            if any(b.split(".")[-1] in ("ndarray", "float", "int", "tuple") for b in bases):
+                flag(node, f"class {node.name} derives from {', '.join(bases)}")
+            methods = sorted(f.name for f in node.body if isinstance(f, (ast.FunctionDef, ast.Assign))
+                             and getattr(f, "name", None) in SCAN_METHODS)
+            methods += sorted(t.id for f in node.body if isinstance(f, ast.Assign)
+                              for t in f.targets if isinstance(t, ast.Name) and t.id in SCAN_METHODS)
+            if methods:
+                flag(node, f"class {node.name} defines {', '.join(methods)}")
+        elif isinstance(node, ast.Name) and node.id in rules.hidden and node.id not in local:
+            flag(node, f"uses {node.id}, a name of the hidden tests")
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in rules.hidden:
+            flag(node, f"mentions '{node.value}', a name of the hidden tests")
+    for node in tree.body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)) and ast.dump(node) in rules.imports:
+            continue  # the notebook's own import, repeated
+        rebound = sorted(_bound_names(ast.Module(body=[node], type_ignores=[])) & rules.protected)
+        if rebound:
+            flag(node, f"redefines {', '.join(rebound)}, which the notebook's tests use")
+    return list(dict.fromkeys(found))
+
+
+def scan_notebook(nb, rules):
+    """Every trick-like statement in the student's cells of nb: ["b1-forward, line 3: ...", ...]."""
+    flags = []
+    for _, label, code in student_cells(nb, rules):
+        flags += [f"{label}, {item}" for item in scan_cell(code, rules)]
+    return flags
+
+
+class _HideNames(ast.NodeTransformer):
+    """Rename the hidden tests' names, so student code cannot reach them."""
+
+    def __init__(self, hidden):
+        self.hidden = hidden
+
+    def visit_Name(self, node):
+        if node.id in self.hidden:
+            node.id += "_not_available"
+        return node
+
+    def visit_Constant(self, node):
+        if isinstance(node.value, str) and node.value in self.hidden:
+            node.value += "_not_available"
+        return node
+
+
+def definitions_only(code, rules):
+    """A cell of student code reduced to its definitions: imports, functions, classes and
+    assignments to plain names, none of which may redefine a name the tests use, and a final
+    `a, b` that shows values; names of the hidden tests made unreachable. Everything else at the top level (calls, loops, attribute
+    assignments such as `np.allclose = ...`) is dropped. Returns the new code, or `code` itself
+    when nothing changes."""
+    text, tree = _python_source(code)
+    if tree is None:
+        return code
+    kept = []
+    for node in tree.body:
+        bound = _bound_names(ast.Module(body=[node], type_ignores=[]))
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            ok = ast.dump(node) in rules.imports or (
+                not any(a.name == "*" for a in node.names) and not bound & rules.protected)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            ok = node.name not in rules.protected
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            ok = all(isinstance(t, ast.Name) or (isinstance(t, ast.Tuple) and all(
+                isinstance(e, ast.Name) for e in t.elts)) for t in targets) and not bound & rules.protected
+        elif isinstance(node, ast.Expr):  # showing a value (`a, b` at the end of a cell) runs no code
+            ok = all(isinstance(n, (ast.Name, ast.Constant, ast.Tuple, ast.Load)) for n in ast.walk(node.value))
+        else:
+            ok = False
+        if ok:
+            kept.append(node)
+    dropped = len(kept) != len(tree.body)
+    before = ast.dump(ast.Module(body=kept, type_ignores=[]))
+    free = rules.hidden - _all_bound(tree)  # hidden names the student uses without defining them
+    module = _HideNames(free).visit(ast.Module(body=kept, type_ignores=[]))
+    renamed = ast.dump(module) != before
+    if not dropped and not renamed:
+        return code
+    return ast.unparse(module) or "pass"
+
+
+def crosscheck_version(nb, rules):
+    """nb with every student cell reduced by definitions_only(); None when that changes nothing."""
+    variant = copy.deepcopy(nb)
+    changed = False
+    for index, _, code in student_cells(variant, rules):
+        new = definitions_only(code, rules)
+        if new != code:
+            variant.cells[index].source = new
+            changed = True
+    return variant if changed else None
+
+
+# --------------------------------------------------------------------------- grading: one student
+
+SCRATCH_ID = "student"          # the id a submission has inside its private scratch course
+CROSSCHECK_ID = "crosscheck"    # ... and its definitions-only version
+DEFAULT_MEMORY_MB = 4096        # address space of a student's kernel (and of its grading process)
+
 
 @dataclass
 class NotebookGrade:
     """One student's grade for one notebook."""
     assignment: str
     notebook: str
-    score: float | None = None      # None: not graded (missing or failed to grade)
+    score: float | None = None      # None: not submitted
     max_score: float = 0.0
     needs_manual: bool = False
     code_score: float | None = None  # the autograded part
     max_code_score: float = 0.0
     messages: list = field(default_factory=list)  # "grade_id: what failed"
-    problem: str = ""               # why there is no score
+    problem: str = ""               # why the notebook was not graded (it then scores 0)
+    flags: list = field(default_factory=list)     # what in the student's code needs a look
+    seconds: float = 0.0            # autograde run time
+    crosschecked: bool = False      # also graded with the definitions of the student's cells only
 
     @property
     def name(self):
         return f"{self.assignment}/{self.notebook}"
+
+
+@dataclass
+class NotebookOutcome:
+    """What grading one notebook of one student in its scratch course gave (sent between processes)."""
+    assignment: str
+    notebook: str
+    problem: str = ""                             # "" when graded
+    grades: dict = field(default_factory=dict)    # grade_id -> (auto_score, needs_manual_grade)
+    comments: dict = field(default_factory=dict)  # grade_id -> auto_comment
+    flags: list = field(default_factory=list)
+    seconds: float = 0.0
+    crosschecked: bool = False                    # graded a second time, definitions only
+
+
+@dataclass
+class StudentOutcome:
+    student: str
+    notebooks: list = field(default_factory=list)   # [NotebookOutcome]
+    timestamps: dict = field(default_factory=dict)  # assignment -> timestamp.txt contents
+    notes: list = field(default_factory=list)       # files not graded, ...
+    error: str = ""                                  # the grader itself failed (not the student)
+
+
+def read_submission(path):
+    """(notebook, "") for a readable notebook file, else (None, why it cannot be graded)."""
+    try:
+        data = json.loads(Path(path).read_bytes())
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        return None, f"not a notebook: the file is not valid JSON ({error})"
+    if not isinstance(data, dict) or "cells" not in data or "nbformat" not in data:
+        return None, "not a notebook: valid JSON, but without notebook cells"
+    try:
+        nb = nbformat.reads(json.dumps(data), as_version=4)
+        nbformat.validate(nb)
+    except Exception as error:  # noqa: BLE001
+        return None, f"not a notebook: {str(error).splitlines()[0][:200]}"
+    return nb, ""
+
+
+def _why_not_graded(log):
+    if "UnresponsiveKernelError" in log or "unresponsive" in log:
+        return "the kernel stopped responding after a timeout: scored 0"
+    if "DeadKernelError" in log or "Kernel died" in log:
+        return "kernel died (the notebook crashed Python, e.g. os._exit or out of memory): scored 0"
+    errors = [l.strip() for l in log.splitlines() if l.strip() and "[" not in l[:1]]
+    return "could not be graded: " + (errors[-1][:200] if errors else "see grading.log") + ": scored 0"
+
+
+def _scratch_grades(gb, notebook, assignment, student):
+    sub = gb.find_submission_notebook(notebook, assignment, student)
+    grades = {g.name: (g.auto_score, bool(g.needs_manual_grade)) for g in sub.grades}
+    comments = {c.name: c.auto_comment for c in sub.comments}
+    return grades, comments
+
+
+def _set_scratch_grades(gb, notebook, assignment, student, grades):
+    sub = gb.find_submission_notebook(notebook, assignment, student)
+    for grade in sub.grades:
+        if grade.name in grades:
+            grade.auto_score = grades[grade.name][0]
+    gb.db.commit()
+
+
+def _ungraded_page(path, notebook, problem):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        "<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>{0}</title></head><body>\n"
+        "<h4>{0} (Score: 0)</h4>\n<p>This notebook could not be graded: {1}.</p>\n"
+        "</body></html>\n".format(html.escape(notebook), html.escape(problem)))
+
+
+def grade_student(task):
+    """Autograde one student's submissions in a private scratch course and copy the autograded
+    notebooks and feedback into the course. Runs in a worker process; returns a StudentOutcome.
+
+    task: dict(root, template, student, timeout, crosscheck, feedback). Each notebook is graded
+    on its own (a kernel that dies loses only its notebook), in a kernel started in an empty
+    folder; then, where the student's cells do more than define things, once more with only their
+    definitions (crosscheck_version), each test keeping the lower of the two scores.
+    """
+    from nbgrader.api import Gradebook
+
+    root, student = Path(task["root"]), task["student"]
+    outcome = StudentOutcome(student)
+    scratch = Path(tempfile.mkdtemp(prefix="course-grade-"))
+    try:
+        shutil.copy(Path(task["template"]) / "gradebook.db", scratch / "gradebook.db")
+        overrides = {"IsolatedExecute.timeout": task["timeout"]} if task.get("timeout") else {}
+        api = make_api(root, root=str(scratch), db_url=f"sqlite:///{scratch / 'gradebook.db'}",
+                       overrides=overrides)
+        for assignment in assignments(root):
+            handed_in = root / "submitted" / student / assignment
+            if not handed_in.is_dir():
+                continue
+            (scratch / "source" / assignment).mkdir(parents=True, exist_ok=True)
+            target = scratch / "submitted" / SCRATCH_ID / assignment
+            target.mkdir(parents=True)
+            if (handed_in / "timestamp.txt").is_file():
+                shutil.copy(handed_in / "timestamp.txt", target / "timestamp.txt")
+                outcome.timestamps[assignment] = (handed_in / "timestamp.txt").read_text().strip()
+            expected = {p.name: p for p in source_notebooks(root, assignment)}
+            extra = sorted(str(p.relative_to(handed_in)) for p in handed_in.rglob("*")
+                           if p.is_file() and p.name not in expected and p.name != "timestamp.txt"
+                           and ".ipynb_checkpoints" not in p.parts)
+            if extra:
+                outcome.notes.append(f"{assignment}: files not graded: {', '.join(extra)}")
+            graded = []
+            for name, source_path in expected.items():
+                row = NotebookOutcome(assignment, source_path.stem)
+                outcome.notebooks.append(row)
+                if not (handed_in / name).is_file():
+                    row.problem = "not submitted: scored 0"
+                    continue
+                nb, row.problem = read_submission(handed_in / name)
+                if nb is None:
+                    continue
+                shutil.copy(handed_in / name, target / name)
+                rules = notebook_rules(nbformat.read(source_path, as_version=4))
+                row.flags = scan_notebook(nb, rules)
+                started = time.perf_counter()
+                ok = _autograde_notebook(api, scratch, assignment, name, SCRATCH_ID, row)
+                row.seconds = time.perf_counter() - started
+                if not ok:
+                    continue
+                with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
+                    row.grades, row.comments = _scratch_grades(gb, row.notebook, assignment, SCRATCH_ID)
+                variant = crosscheck_version(nb, rules) if task.get("crosscheck", True) else None
+                if variant is not None:
+                    row.crosschecked = True
+                    _crosscheck(api, scratch, assignment, name, variant, row)
+                graded.append(row)
+            if graded and task.get("feedback", True):
+                with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
+                    for row in graded:
+                        _set_scratch_grades(gb, row.notebook, assignment, SCRATCH_ID, row.grades)
+                with working_directory(scratch):
+                    api.generate_feedback(assignment, SCRATCH_ID, force=True)
+            for folder in ("autograded", "feedback"):
+                mine = root / folder / student / assignment
+                shutil.rmtree(mine, ignore_errors=True)
+                if (scratch / folder / SCRATCH_ID / assignment).is_dir():
+                    shutil.copytree(scratch / folder / SCRATCH_ID / assignment, mine)
+            if task.get("feedback", True):
+                for row in outcome.notebooks:
+                    if row.assignment == assignment and row.problem:
+                        _ungraded_page(root / "feedback" / student / assignment / f"{row.notebook}.html",
+                                       row.notebook, row.problem)
+    except Exception:  # noqa: BLE001 (reported as a failure of the grader, not of the student)
+        import traceback
+
+        outcome.error = traceback.format_exc()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return outcome
+
+
+ATTEMPTS = 2  # a notebook that cannot be graded is tried once more before it scores 0
+
+
+def _autograde_notebook(api, scratch, assignment, name, student, row):
+    """Autograde one notebook in the scratch course; True when it was graded. A notebook nbgrader
+    could not grade (a kernel that died or failed to start) is tried again once, so that a
+    hiccup of the machine never costs a student points; a timeout is not retried."""
+    from nbgrader.utils import temp_attrs
+
+    for attempt in range(ATTEMPTS):
+        with temp_attrs(api.coursedir, notebook_id=Path(name).stem):
+            log = autograde_student(api, scratch, assignment, student)
+        if (scratch / "autograded" / student / assignment / name).exists():
+            row.problem = ""
+            return True
+        row.problem = _why_not_graded(log)
+        if "timeout" in row.problem:
+            break
+    return False
+
+
+def _crosscheck(api, scratch, assignment, name, variant, row):
+    """Grade the definitions-only version of a notebook; each test keeps the lower score."""
+    from nbgrader.api import Gradebook
+
+    target = scratch / "submitted" / CROSSCHECK_ID / assignment
+    target.mkdir(parents=True, exist_ok=True)
+    nbformat.write(variant, str(target / name))
+    rerun = NotebookOutcome(assignment, row.notebook)
+    if not _autograde_notebook(api, scratch, assignment, name, CROSSCHECK_ID, rerun):
+        row.flags.append(f"the definitions-only re-run could not be graded ({rerun.problem}); scored as handed in")
+        return
+    with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
+        other, _ = _scratch_grades(gb, row.notebook, assignment, CROSSCHECK_ID)
+    lowered = []
+    for grade_id, (score, manual) in row.grades.items():
+        alternative = other.get(grade_id, (score, manual))[0]
+        if score is not None and alternative is not None and alternative < score:
+            row.grades[grade_id] = (alternative, manual)
+            lowered.append(f"{grade_id} {score:g} -> {alternative:g}")
+    if lowered:
+        row.flags.append("graded with the definitions only of the student's cells (top-level code dropped, "
+                         "hidden-test names unreachable), which scored lower: " + ", ".join(lowered))
+
+
+# --------------------------------------------------------------------------- grading: the class
+
+def _init_worker(memory_mb):
+    """A grading process: a memory ceiling for it and the kernels it starts, one BLAS thread
+    (the same numbers in serial and parallel runs), and no gradebook address for student code."""
+    import resource
+
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[name] = "1"
+    os.environ.pop("COURSE_DB_URL", None)
+    if memory_mb:
+        limit = int(memory_mb) * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    logging.getLogger("traitlets").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+
+
+def _build_template(root, folder, db_url=None):
+    """generate_assignment for every assignment in a scratch copy of source/, recording them in
+    the gradebook db_url (default: a new SQLite gradebook in folder)."""
+    for assignment in assignments(root):
+        shutil.copytree(root / "source" / assignment, folder / "source" / assignment,
+                        ignore=shutil.ignore_patterns(".ipynb_checkpoints"), dirs_exist_ok=True)
+    api = make_api(root, root=str(folder), db_url=db_url or f"sqlite:///{folder / 'gradebook.db'}")
+    with working_directory(folder):
+        for assignment in assignments(root):
+            _require(api.generate_assignment(assignment, force=True), f"generate_assignment {assignment}")
+    return folder
+
+
+def _ensure_assignments(api, root):
+    """Record the course's assignments in the class gradebook when it lacks any notebook of them
+    (a new PostgreSQL gradebook, say), as `course release` would."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
+        missing = False
+        for assignment in assignments(root):
+            for path in source_notebooks(root, assignment):
+                try:
+                    gb.find_notebook(path.stem, assignment)
+                except MissingEntry:
+                    missing = True
+    if missing:
+        with tempfile.TemporaryDirectory(prefix="course-register-") as folder:
+            _build_template(root, Path(folder), db_url=api.coursedir.db_url)
+
+
+def merge_outcome(gb, outcome):
+    """Write one student's grades from their scratch course into the class gradebook. Manual
+    grades already given are kept (nbgrader's rule: a manual score overrides the automatic one)."""
+    from nbgrader.api import MissingEntry
+
+    gb.update_or_create_student(outcome.student)
+    for assignment in dict.fromkeys(row.assignment for row in outcome.notebooks):
+        stamp = outcome.timestamps.get(assignment)
+        try:
+            gb.update_or_create_submission(assignment, outcome.student, **({"timestamp": stamp} if stamp else {}))
+        except Exception:  # noqa: BLE001 (an unreadable timestamp.txt: grade without it)
+            gb.db.rollback()
+            gb.update_or_create_submission(assignment, outcome.student)
+        for row in (r for r in outcome.notebooks if r.assignment == assignment):
+            try:
+                sub = gb.find_submission_notebook(row.notebook, assignment, outcome.student)
+            except MissingEntry:
+                continue
+            for grade in sub.grades:
+                if row.problem:
+                    grade.auto_score, grade.needs_manual_grade = 0.0, False
+                else:
+                    grade.auto_score, grade.needs_manual_grade = row.grades.get(grade.name, (0.0, False))
+            for comment in sub.comments:
+                comment.auto_comment = None if row.problem else row.comments.get(comment.name)
+        gb.db.commit()
+
+
+class ClassGrades(dict):
+    """{student: [NotebookGrade]}, with what else the run found: .notes (files and folders not
+    graded) and .failures ({student: traceback} where the grader itself failed)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.notes, self.failures = [], {}
+
+
+def find_students(root):
+    """(student folders in submitted/, notes about entries that are not students)."""
+    submitted = Path(root) / "submitted"
+    students, notes = [], []
+    for entry in sorted(submitted.iterdir()) if submitted.is_dir() else []:
+        if entry.name.startswith("."):
+            notes.append(f"submitted/{entry.name}: hidden folder or file, not graded")
+        elif not entry.is_dir():
+            notes.append(f"submitted/{entry.name}: a file, not a student folder; not graded")
+        else:
+            students.append(entry.name)
+    return students, notes
+
+
+def grade_class(root=None, students=None, feedback=True, export=True, progress=print, jobs=1,
+                timeout=None, memory_mb=DEFAULT_MEMORY_MB, db_url=None, crosscheck=True):
+    """Autograde every submission in submitted/ (or only `students`), write HTML feedback and
+    exports/grades.csv. Returns ClassGrades {student: [NotebookGrade]}.
+
+    Each student is graded in a private scratch course by one of `jobs` worker processes (see
+    grade_student), then their grades are written into the class gradebook (db_url, default: the
+    configured one) by this process alone, so SQLite is never written by two processes at once.
+    timeout: seconds per cell (default: nbgrader_config.py); memory_mb: address-space ceiling per
+    grading process and its kernels. A student's faults cost only their points; an exception of
+    the grader itself lands in .failures and the other students are still graded.
+    """
+    import concurrent.futures
+    import multiprocessing
+
+    from nbgrader.api import Gradebook
+
+    root = Path(root or course_root())
+    api = make_api(root, **({"db_url": db_url} if db_url else {}))
+    found, notes = find_students(root)
+    students = list(students) if students is not None else found
+    grades = ClassGrades()
+    grades.notes += notes
+    outcomes = {}
+    with stderr_to(root / "grading.log"), tempfile.TemporaryDirectory(prefix="course-template-") as template:
+        progress(f"preparing the gradebook ({api.coursedir.db_url.split('://')[0]})")
+        _ensure_assignments(api, root)
+        _build_template(root, Path(template))
+        tasks = [dict(root=str(root), template=template, student=s, timeout=timeout,
+                      crosscheck=crosscheck, feedback=feedback) for s in students]
+        context = multiprocessing.get_context("spawn")
+        with concurrent.futures.ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=context,
+                                                    initializer=_init_worker,
+                                                    initargs=(memory_mb,)) as pool:
+            futures = {pool.submit(grade_student, task): task["student"] for task in tasks}
+            for future in concurrent.futures.as_completed(futures):
+                student = futures[future]
+                try:
+                    outcome = future.result()
+                except Exception as error:  # noqa: BLE001 (the worker process itself died)
+                    outcome = StudentOutcome(student, error=f"{type(error).__name__}: {error}")
+                outcomes[student] = outcome
+                if outcome.error:
+                    grades.failures[student] = outcome.error
+                    progress(f"FAILED to grade {student}: {outcome.error.strip().splitlines()[-1]}")
+                    continue
+                with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
+                    merge_outcome(gb, outcome)
+                progress(f"graded {student}")
+        if export:
+            export_csv(api, root / "exports" / "grades.csv")
+    grades.update(read_grades(api, root, students, outcomes=outcomes))
+    for student in students:
+        grades.notes += [f"{student}: {note}" for note in outcomes.get(student, StudentOutcome(student)).notes]
+    return grades
 
 
 def _notebook_maxima(root):
@@ -226,20 +920,24 @@ def failure_messages(path):
 
 
 def autograde_student(api, root, assignment, student):
-    """Autograde one student's submission of one assignment. Returns the log text."""
+    """Autograde one student's submission of one assignment (all its notebooks, or the one
+    named by api.coursedir.notebook_id). Returns the log text."""
     with working_directory(root):
         result = api.autograde(assignment, student, force=True, create=True)
     return result.get("log", "") + (result.get("error") or "")
 
 
-def read_grades(api, root, students, maxima=None):
-    """{student: [NotebookGrade]} from the gradebook and the autograded notebooks."""
+def read_grades(api, root, students, maxima=None, outcomes=None):
+    """{student: [NotebookGrade]} from the gradebook and the autograded notebooks, with the
+    problems, flags and run times of this run's outcomes."""
     from nbgrader.api import Gradebook, MissingEntry
 
     maxima = maxima or _notebook_maxima(root)
+    outcomes = outcomes or {}
     grades = {}
     with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
         for student in students:
+            ran = {(r.assignment, r.notebook): r for r in getattr(outcomes.get(student), "notebooks", [])}
             rows = []
             for (assignment, notebook), max_score in maxima.items():
                 row = NotebookGrade(assignment, notebook, max_score=max_score)
@@ -249,35 +947,16 @@ def read_grades(api, root, students, maxima=None):
                     row.code_score, row.max_code_score = sub.code_score, sub.max_code_score
                     row.needs_manual = bool(sub.needs_manual_grade)
                 except MissingEntry:
-                    submitted = root / "submitted" / student / assignment / f"{notebook}.ipynb"
-                    row.problem = "not graded" if submitted.exists() else "not submitted"
+                    row.problem = "not submitted"
+                if (assignment, notebook) in ran:
+                    outcome = ran[(assignment, notebook)]
+                    row.problem, row.flags, row.seconds = outcome.problem, outcome.flags, outcome.seconds
+                    row.crosschecked = outcome.crosschecked
                 autograded = root / "autograded" / student / assignment / f"{notebook}.ipynb"
                 row.messages = failure_messages(autograded)
                 rows.append(row)
             grades[student] = rows
     return grades
-
-
-def grade_class(root=None, students=None, feedback=True, export=True, progress=print):
-    """Autograde every submission in submitted/ (or only `students`), write HTML feedback and
-    exports/grades.csv. Returns {student: [NotebookGrade]}."""
-    root = Path(root or course_root())
-    api = make_api(root)
-    submitted = root / "submitted"
-    if students is None:
-        students = sorted(p.name for p in submitted.iterdir() if p.is_dir()) if submitted.is_dir() else []
-    with stderr_to(root / "grading.log"):
-        for student in students:
-            for assignment in assignments(root):
-                if (submitted / student / assignment).is_dir():
-                    progress(f"autograding {student} / {assignment}")
-                    autograde_student(api, root, assignment, student)
-                    if feedback:
-                        with working_directory(root):
-                            api.generate_feedback(assignment, student, force=True)
-    if export:
-        export_csv(api, root / "exports" / "grades.csv")
-    return read_grades(api, root, students)
 
 
 def export_csv(api, path):
@@ -382,7 +1061,7 @@ def demo(root=None, progress=print):
     progress("building release/ and solution/ from source/")
     release(root)
     students = make_demo_class(root)
-    return grade_class(root, students=students, progress=progress)
+    return grade_class(root, students=students, progress=progress, jobs=min(4, os.cpu_count() or 1))
 
 
 # --------------------------------------------------------------------------- self-check
@@ -462,13 +1141,21 @@ def format_table(grades):
     possible = sum(m for _, m in columns)
     lines = [head, line("(out of)", [f"{m:g} " for _, m in columns], f"{possible:g}"), "-" * len(head)]
     for student, rows in grades.items():
-        cells = ["– " if r.score is None else f"{r.score:g}" + ("*" if r.needs_manual else " ")
-                 for r in rows]
+        cells = ["– " if r.score is None else f"{r.score:g}" + _mark(r) for r in rows]
         total = sum(r.score or 0 for r in rows)
         pct = 100 * total / possible if possible else 0
         lines.append(line(student, cells, f"{total:g} ({pct:.0f}%)"))
-    lines.append("* written answers still to be graded by hand in formgrader;  – not submitted or not graded")
+    lines.append("* written answers still to be graded by hand in formgrader;  – not submitted;  "
+                 "! not graded (reason below);  ? to review (below)")
     return "\n".join(lines)
+
+
+def _mark(row):
+    if row.problem and row.problem != "not submitted":
+        return "!"
+    if row.flags:
+        return "?"
+    return "*" if row.needs_manual else " "
 
 
 def format_problems(grades, limit=3):
@@ -481,6 +1168,16 @@ def format_problems(grades, limit=3):
             for message in row.messages[:limit]:
                 text = re.sub(r"\s+", " ", message)
                 lines.append(f"{student} {row.name}: {text[:160]}")
+    return "\n".join(lines)
+
+
+def format_flags(grades):
+    """What the scan and the definitions-only re-run found in student code, per notebook."""
+    lines = []
+    for student, rows in grades.items():
+        for row in rows:
+            for flag in row.flags:
+                lines.append(f"{student} {row.name}: {flag[:200]}")
     return "\n".join(lines)
 
 

@@ -86,14 +86,18 @@ def test_demo_writes_feedback_without_hidden_tests(demo_course):
             page = root / "feedback" / student / row.assignment / f"{row.notebook}.html"
             assert page.exists(), f"no feedback at {page}"
             text = html.unescape(re.sub(r"<[^>]+>", "", page.read_text()))
+            # whole lines, also as a traceback quotes them ("---> 12 line"), but not as parts of
+            # a student's own line that happens to contain the same expression
+            shown = {re.sub(r"^(-*>)?\s*\d+\s+", "", line.strip()) for line in text.splitlines()}
             for line in hidden_lines(root / "source" / row.assignment / f"{row.notebook}.ipynb"):
-                assert line not in text, f"{page.name} leaks a hidden test line: {line}"
+                assert line not in shown, f"{page.name} leaks a hidden test line: {line}"
             assert "MARK SCHEME" not in text
 
 
 def hidden_lines(path):
-    """The distinctive lines of a notebook's hidden tests."""
-    lines, inside = [], False
+    """The distinctive lines of a notebook's hidden tests (those that appear nowhere else in it:
+    a line the reference solution or the text shares with a hidden test is no leak)."""
+    lines, visible, inside = [], set(), False
     for cell in nbformat.read(path, as_version=4).cells:
         for line in cell.source.splitlines():
             if "BEGIN HIDDEN TESTS" in line:
@@ -102,7 +106,9 @@ def hidden_lines(path):
                 inside = False
             elif inside and len(line.strip()) > 25:
                 lines.append(line.strip())
-    return lines
+            elif not inside:
+                visible.add(line.strip())
+    return [line for line in lines if line not in visible]
 
 
 def test_demo_exports_a_csv_row_per_student_and_assignment(demo_course):
@@ -200,3 +206,62 @@ def test_nbgrader_validate_exits_zero_even_when_tests_fail(small_course):
                          capture_output=True, text=True, cwd=root, timeout=300)
     assert run.returncode == 0
     assert "VALIDATION FAILED" in run.stdout + run.stderr
+
+
+# --------------------------------------------------------------------------- nbgrader facts the grading is built around
+
+def _nbgrader_defaults():
+    from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
+    from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, Execute, GetGrades,
+                                        IgnorePattern, LimitOutput, SaveAutoGrades)
+
+    return {"Autograde.autograde_preprocessors": [Execute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
+                                                  SaveAutoGrades, AssignLatePenalties, CheckCellMetadata],
+            "GenerateFeedback.preprocessors": [GetGrades, CSSHTMLHeaderPreprocessor]}
+
+
+@pytest.fixture(scope="module")
+def plain_nbgrader(tmp_path_factory):
+    """A scratch course graded by nbgrader's own autograde, with nbgrader's default steps:
+    'dies' kills the kernel in B1 and is right in B2; 'noisy' is right but prints to stderr."""
+    import sample_class
+
+    root = copy_course(tmp_path_factory.mktemp("plain"), notebooks=sample_class.SMALL_COURSE)
+    grading.release(root)
+    subs = {s.student: s for s in sample_class.sample_class()}
+    for student, name in (("dies", "fault-kernel-dies"), ("noisy", "fault-stderr")):
+        folder = root / "submitted" / student / "part_b"
+        folder.mkdir(parents=True)
+        for filename, nb in subs[name].files.items():
+            nbformat.write(nb, str(folder / filename))
+    api = grading.make_api(root, overrides=_nbgrader_defaults())
+    with grading.stderr_to(root / "grading.log"):
+        for student in ("dies", "noisy"):
+            grading.autograde_student(api, root, "part_b", student)
+        with grading.working_directory(root):
+            api.generate_feedback("part_b", "noisy", force=True)
+    return root, api
+
+
+def test_nbgrader_drops_a_whole_submission_when_one_kernel_dies(plain_nbgrader):
+    """Why `course grade` grades one notebook at a time: nbgrader removes the student's whole
+    autograded folder, the notebooks that ran fine included."""
+    root, api = plain_nbgrader
+    assert not (root / "autograded" / "dies" / "part_b").exists()
+
+
+def test_nbgrader_scores_a_test_cell_with_stderr_output_zero(plain_nbgrader):
+    """Why the course's autograde keeps stderr as ordinary output (StderrAsOutput)."""
+    from nbgrader.api import Gradebook
+
+    root, api = plain_nbgrader
+    with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
+        assert gb.find_submission_notebook("b2_backward", "part_b", "noisy").score < 14
+
+
+def test_nbgrader_feedback_shows_hidden_tests_unless_cleared(plain_nbgrader):
+    """Why nbgrader_config.py adds ClearHiddenTests and StripHiddenTraces to the feedback steps
+    (the demo tests above check the course's feedback)."""
+    root, api = plain_nbgrader
+    page = html.unescape(re.sub(r"<[^>]+>", "", (root / "feedback" / "noisy" / "part_b" / "b1_forward.html").read_text()))
+    assert any(line in page for line in hidden_lines(root / "source" / "part_b" / "b1_forward.ipynb"))

@@ -1,0 +1,120 @@
+"""How fast `course grade` grades a class: per student, per notebook, serial and in parallel.
+
+    .venv/bin/python benchmarks/bench_grading.py [--students 4] [--jobs 2]
+
+In a scratch copy of the course, a class of students who hand in the reference solution of
+every notebook is graded twice (one process, then --jobs processes); so is a "floor" class,
+the same number of trivial notebooks (one answer cell, one test cell each) through the same
+pipeline on the same machine in the same run. Prints, per student, the grading time of the
+course against the floor (goal: at most 1.3x), the speed-up of --jobs, and each notebook's own
+autograde time. Figures depend on the machine and on what else runs on it: the load average is
+printed with them.
+"""
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "tests"), str(ROOT)]
+
+import nbformat  # noqa: E402
+
+from course import grading  # noqa: E402
+
+
+def perfect_class(root, students):
+    """submitted/<student>/<part>/: the reference solution of every notebook, as handed in."""
+    grading.release(root)
+    for index in range(students):
+        for assignment in grading.assignments(root):
+            target = root / "submitted" / f"student-{index + 1:03d}" / assignment
+            target.mkdir(parents=True)
+            for path in grading.source_notebooks(root, assignment):
+                nbformat.write(grading.demo_submission(root, "demo-perfect", assignment, path, False),
+                               str(target / path.name))
+
+
+def trivial_course(root, like):
+    """A course with as many notebooks per assignment as `like`, each trivial, and a class of
+    students who answer them all."""
+    shutil.copy(ROOT / "nbgrader_config.py", root)
+    for assignment in grading.assignments(like):
+        for path in grading.source_notebooks(like, assignment):
+            nb = nbformat.v4.new_notebook()
+            nb.metadata = nbformat.read(path, as_version=4).metadata
+            nb.cells = [
+                nbformat.v4.new_markdown_cell("# A trivial notebook"),
+                nbformat.v4.new_code_cell("### BEGIN SOLUTION\nanswer = 1\n### END SOLUTION", metadata={"nbgrader": {
+                    "grade": False, "solution": True, "locked": False, "grade_id": "answer", "schema_version": 3,
+                    "task": False}}),
+                nbformat.v4.new_code_cell("assert answer == 1", metadata={"nbgrader": {
+                    "grade": True, "solution": False, "locked": True, "grade_id": "test", "points": 1,
+                    "schema_version": 3, "task": False}}),
+            ]
+            (root / "source" / assignment).mkdir(parents=True, exist_ok=True)
+            nbformat.write(nb, str(root / "source" / assignment / path.name))
+
+
+def grade(root, jobs):
+    for folder in ("autograded", "feedback"):
+        shutil.rmtree(root / folder, ignore_errors=True)
+    started = time.perf_counter()
+    grades = grading.grade_class(root, jobs=jobs, progress=lambda message: None)
+    seconds = time.perf_counter() - started
+    assert not grades.failures, grades.failures
+    return seconds, grades
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--students", type=int, default=4)
+    parser.add_argument("--jobs", type=int, default=2)
+    args = parser.parse_args()
+    from test_grading import copy_course
+
+    with tempfile.TemporaryDirectory(prefix="bench-grading-") as scratch:
+        course = Path(scratch) / "course"
+        course.mkdir()
+        copy_course(course)
+        floor = Path(scratch) / "floor"
+        floor.mkdir()
+        trivial_course(floor, course)
+        perfect_class(course, args.students)
+        perfect_class(floor, args.students)
+        notebooks = sum(len(grading.source_notebooks(course, a)) for a in grading.assignments(course))
+        print(f"{args.students} students x {notebooks} notebooks; {os.cpu_count()} cores; "
+              f"load average before: {os.getloadavg()[0]:.2f}")
+        results = {}
+        for name, root in (("course", course), ("floor", floor)):
+            for jobs in (1, args.jobs):
+                seconds, grades = grade(root, jobs)
+                results[name, jobs] = (seconds, grades)
+                rows = [r for rows in grades.values() for r in rows]
+                full = all(r.code_score == r.max_code_score for r in rows)
+                reruns = sum(r.crosschecked for r in rows)
+                print(f"  {name:6s} --jobs {jobs}: {seconds:6.1f} s  ({seconds / args.students:5.1f} s per student)"
+                      f"{'' if full else '  (NOT all autograded points!)'}"
+                      f"{f'  ({reruns} definitions-only re-runs)' if reruns else ''}")
+        print(f"load average after: {os.getloadavg()[0]:.2f}\n")
+        per = {k: v[0] / args.students for k, v in results.items()}
+        print(f"per student, serial:      course {per['course', 1]:.1f} s, floor {per['floor', 1]:.1f} s "
+              f"-> {per['course', 1] / per['floor', 1]:.2f}x the floor (goal <= 1.3x)")
+        for name in ("course", "floor"):
+            print(f"speed-up with --jobs {args.jobs} ({name}): {per[name, 1] / per[name, args.jobs]:.2f}x")
+        print("\nautograde time of each notebook (median over students, serial run; floor alongside):")
+        course_rows = [r for rows in results["course", 1][1].values() for r in rows]
+        floor_rows = [r for rows in results["floor", 1][1].values() for r in rows]
+        for assignment in grading.assignments(course):
+            for path in grading.source_notebooks(course, assignment):
+                mine = statistics.median(r.seconds for r in course_rows if r.notebook == path.stem)
+                base = statistics.median(r.seconds for r in floor_rows if r.notebook == path.stem)
+                print(f"  {assignment}/{path.stem:28s} {mine:5.1f} s   (trivial: {base:4.1f} s)")
+
+
+if __name__ == "__main__":
+    main()

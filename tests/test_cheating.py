@@ -1,0 +1,138 @@
+"""Cheating: detected, and scored as if the trick were absent.
+
+Layers, each tested here:
+1. course.testing's checks hold their own references to the NumPy and Python functions they
+   trust and check types before values (patched np.abs, ndarray subclasses, always-equal objects);
+2. the kernel starts in an empty folder: no hidden tests, gradebook or handed-in modules nearby;
+3. a static scan of the student's cells flags tricks for review in the grade report;
+4. a definitions-only re-run: each notebook whose student cells do more than define things is
+   graded again with only their imports, functions, classes and plain assignments, names of the
+   hidden tests made unreachable; each test keeps the lower score.
+The sample class's cheating students (tests/sample_class.py) must score exactly what the same
+code without its trick scores (tests/test_faults.py checks every student's table row).
+"""
+import numpy as np
+import pytest
+
+import answers
+import nbrun
+import sample_class
+from class_fixture import graded_class  # noqa: F401 (a fixture)
+from course import grading, testing
+
+CHEATS = [s for s in sample_class.sample_class() if s.kind == "cheat"]
+
+
+def _row(grades, student, stem):
+    return next(r for r in grades[student] if r.notebook == stem)
+
+
+@pytest.mark.parametrize("sub", CHEATS, ids=[s.student for s in CHEATS])
+def test_a_cheat_is_flagged_and_scored_as_if_absent(graded_class, sub):  # noqa: F811
+    root, subs, grades, expected = graded_class
+    for stem, expect in sub.expect.items():
+        row = _row(grades, sub.student, stem)
+        assert (row.score or 0) == expected[sub.student][stem], (sub.student, stem, row.flags)
+        if expect.flagged:
+            assert row.flags, f"{sub.student} {stem}: the trick was not flagged for review"
+    assert "?" in next(l for l in grading.format_table(grades).splitlines() if l.startswith(sub.student))
+
+
+def test_honest_students_are_not_flagged(graded_class):  # noqa: F811
+    root, subs, grades, expected = graded_class
+    for sub in subs:
+        if sub.kind in ("honest", "wrong"):
+            for row in grades[sub.student]:
+                assert not row.flags, f"{sub.student} {row.name}: {row.flags}"
+
+
+def test_the_tricks_would_have_worked_without_the_cross_check(graded_class):  # noqa: F811
+    """The input transformer and the overwritten helpers give full marks to a plain run: the
+    definitions-only re-run is what takes them away (and says so)."""
+    root, subs, grades, expected = graded_class
+    for student in ("cheat-input-transformer", "cheat-test-helpers"):
+        row = _row(grades, student, "b1_forward")
+        assert any("definitions only" in f and "2 -> 0" in f for f in row.flags), row.flags
+
+
+# The answers catalogue's own cheats (WRONG answers that try a trick); every other answer is honest.
+CATALOGUE_CHEATS = {"np.allclose monkeypatched to always agree", "an object whose == is always true"}
+
+
+def test_the_scan_flags_the_catalogues_cheats_and_nothing_else():
+    """No false alarms: the reference solutions and every RIGHT and honest WRONG answer of every
+    notebook pass the scan unflagged; the catalogue's cheats are flagged."""
+    for notebook in answers.notebooks():
+        source = nbrun.load(notebook)
+        rules = grading.notebook_rules(source)
+        module = answers.load(notebook)
+        assert grading.scan_notebook(source, rules) == [], notebook
+        for answer in module.WRONG + module.RIGHT:
+            flags = grading.scan_notebook(nbrun.with_answers(source, answer.cells), rules)
+            assert bool(flags) == (answer.name in CATALOGUE_CHEATS), (notebook, answer.name, flags)
+
+
+def _rules():
+    return grading.notebook_rules(nbrun.load("part_b/b1_forward.ipynb"))
+
+
+def test_definitions_only_keeps_definitions_and_drops_tampering():
+    code = ("import numpy as np\nimport math\n"
+            "np.allclose = lambda *a, **k: True\n"
+            "check_array = print\n"
+            "get_ipython().input_transformers_cleanup.append(lambda lines: ['pass\\n'])\n"
+            "SCALE = 2.0\n"
+            "def batchnorm_forward(x, gamma, beta, eps=1e-5):\n    return _expected(x, gamma, beta), None\n"
+            "for i in range(3):\n    print(i)\n")
+    reduced = grading.definitions_only(code, _rules())
+    assert "np.allclose" not in reduced and "check_array" not in reduced and "get_ipython" not in reduced
+    assert "for i" not in reduced
+    assert "import math" in reduced and "SCALE = 2.0" in reduced and "def batchnorm_forward" in reduced
+    assert "_expected_not_available(" in reduced
+    plain = "def batchnorm_forward(x, gamma, beta, eps=1e-5):\n    _n = x.shape[0]\n    return x / _n, None\n"
+    assert grading.definitions_only(plain, _rules()) == plain, "an honest cell is left exactly as it is"
+
+
+@pytest.mark.parametrize("code, phrase", [
+    ("import numpy\nnumpy.allclose = lambda *a, **k: True\n", "changes numpy.allclose"),
+    ("def check_array(*a, **k):\n    pass\n", "redefines check_array"),
+    ("get_ipython().set_custom_exc((Exception,), None)\n", "set_custom_exc"),
+    ("class A(np.ndarray):\n    pass\n", "derives from np.ndarray"),
+    ("class A:\n    def __eq__(self, other):\n        return True\n", "defines __eq__"),
+    ("def f():\n    return _expected\n", "uses _expected"),
+    ("open('gradebook.db').read()\n", "calls open()"),
+    ("import sqlite3\n", "imports sqlite3"),
+    ("import sys\ndef f():\n    return sys._getframe(1).f_globals\n", "f_globals"),
+])
+def test_the_scan_names_each_trick(code, phrase):
+    assert any(phrase in flag for flag in grading.scan_cell(code, _rules())), grading.scan_cell(code, _rules())
+
+
+def test_checks_keep_their_own_references(monkeypatch):
+    """Rebinding NumPy's and Python's functions after course.testing was imported changes
+    nothing in its checks."""
+    monkeypatch.setattr(np, "abs", lambda a, *args, **kwargs: np.zeros_like(a))
+    monkeypatch.setattr(np, "allclose", lambda *args, **kwargs: True)
+    monkeypatch.setattr(np, "isfinite", lambda a: np.ones_like(a, dtype=bool))
+    with pytest.raises(testing.CheckFailed, match="wrong values"):
+        testing.check_array("out", np.ones(3), np.zeros(3))
+
+
+def test_checks_refuse_agreeable_objects():
+    class Agreeable(np.ndarray):
+        def __eq__(self, other):
+            return True
+
+    class Anything:
+        def __eq__(self, other):
+            return True
+
+        def __float__(self):
+            return 0.0
+
+    with pytest.raises(testing.CheckFailed, match="np.ndarray"):
+        testing.check_array("out", np.zeros(3).view(Agreeable), np.ones(3))
+    with pytest.raises(testing.CheckFailed, match="NumPy array"):
+        testing.check_array("out", Anything(), np.ones(3))
+    with pytest.raises(testing.CheckFailed, match="number"):
+        testing.check_scalar("loss", Anything(), 1.0)
