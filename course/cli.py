@@ -19,6 +19,8 @@ def _quiet():
     """nbgrader logs every step; the commands print their own summary instead."""
     logging.getLogger("traitlets").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
+    # nbgrader's own gradebook code trips SQLAlchemy's autoflush warning on every submission
+    warnings.filterwarnings("ignore", message="Object of type .* not in session")
 
 
 def cmd_release(args):
