@@ -583,6 +583,13 @@ def _scratch_grades(gb, notebook, assignment, student):
     return grades, comments
 
 
+def _task_ids(source_path):
+    """grade_ids of the manually graded task cells of a source notebook."""
+    nb = nbformat.read(source_path, as_version=4)
+    return [c.metadata["nbgrader"]["grade_id"] for c in nb.cells
+            if c.metadata.get("nbgrader", {}).get("task")]
+
+
 def _set_scratch_grades(gb, notebook, assignment, student, grades):
     sub = gb.find_submission_notebook(notebook, assignment, student)
     for grade in sub.grades:
@@ -654,6 +661,11 @@ def grade_student(task):
                     continue
                 with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
                     row.grades, row.comments = _scratch_grades(gb, row.notebook, assignment, SCRATCH_ID)
+                # nbgrader scores the notebooks not yet copied in as missing (0, no manual grade
+                # needed), and autograde never revisits task cells: a task cell of a notebook
+                # that was graded always awaits the grader's hand.
+                for grade_id in _task_ids(source_path):
+                    row.grades[grade_id] = (None, True)
                 variant = crosscheck_version(nb, rules) if task.get("crosscheck", True) else None
                 if variant is not None:
                     row.crosschecked = True

@@ -265,3 +265,14 @@ def test_nbgrader_feedback_shows_hidden_tests_unless_cleared(plain_nbgrader):
     root, api = plain_nbgrader
     page = html.unescape(re.sub(r"<[^>]+>", "", (root / "feedback" / "noisy" / "part_b" / "b1_forward.html").read_text()))
     assert any(line in page for line in hidden_lines(root / "source" / "part_b" / "b1_forward.ipynb"))
+
+
+def test_demo_written_answers_await_manual_grading_in_every_notebook_that_has_them(demo_course):
+    """Each notebook is graded on its own: nbgrader must not leave a later notebook's task cells
+    scored as 'missing' (0, no manual grading needed)."""
+    root, grades = demo_course
+    for row in grades["demo-perfect"]:
+        source = root / "source" / row.assignment / f"{row.notebook}.ipynb"
+        has_tasks = any(c.metadata.get("nbgrader", {}).get("task")
+                        for c in nbformat.read(source, as_version=4).cells)
+        assert row.needs_manual == has_tasks, f"{row.name}: needs manual grading should be {has_tasks}"
