@@ -1149,14 +1149,19 @@ def format_table(grades):
     def line(label, cells, total):
         return f"{label:{width}s}" + "".join(f"{c:>6s}" for c in cells) + f"  {total}"
 
-    head = line("student", [name for name, _ in columns], "total")
+    head = line("student", [name for name, _ in columns], "total    autograded")
     possible = sum(m for _, m in columns)
-    lines = [head, line("(out of)", [f"{m:g} " for _, m in columns], f"{possible:g}"), "-" * len(head)]
+    # the autograded points of each notebook (the rest are written answers, graded by hand)
+    auto_possible = sum(max((rows[k].max_code_score or 0) for rows in grades.values())
+                        for k in range(len(columns)))
+    lines = [head, line("(out of)", [f"{m:g} " for _, m in columns],
+                        f"{possible:<8g} {auto_possible:g}"), "-" * len(head)]
     for student, rows in grades.items():
         cells = ["– " if r.score is None else f"{r.score:g}" + _mark(r) for r in rows]
         total = sum(r.score or 0 for r in rows)
-        pct = 100 * total / possible if possible else 0
-        lines.append(line(student, cells, f"{total:g} ({pct:.0f}%)"))
+        auto = sum(r.code_score or 0 for r in rows)
+        pct = 100 * auto / auto_possible if auto_possible else 0
+        lines.append(line(student, cells, f"{total:<8g} {auto:g} ({pct:.0f}%)"))
     lines.append("* written answers still to be graded by hand in formgrader;  – not submitted;  "
                  "! not graded (reason below);  ? to review (below)")
     return "\n".join(lines)
