@@ -583,9 +583,8 @@ def _scratch_grades(gb, notebook, assignment, student):
     return grades, comments
 
 
-def _task_ids(source_path):
+def _task_ids(nb):
     """grade_ids of the manually graded task cells of a source notebook."""
-    nb = nbformat.read(source_path, as_version=4)
     return [c.metadata["nbgrader"]["grade_id"] for c in nb.cells
             if c.metadata.get("nbgrader", {}).get("task")]
 
@@ -652,7 +651,8 @@ def grade_student(task):
                 if nb is None:
                     continue
                 shutil.copy(handed_in / name, target / name)
-                rules = notebook_rules(nbformat.read(source_path, as_version=4))
+                source_nb = nbformat.read(source_path, as_version=4)
+                rules = notebook_rules(source_nb)
                 row.flags = scan_notebook(nb, rules)
                 started = time.perf_counter()
                 ok = _autograde_notebook(api, scratch, assignment, name, SCRATCH_ID, row)
@@ -664,7 +664,7 @@ def grade_student(task):
                 # nbgrader scores the notebooks not yet copied in as missing (0, no manual grade
                 # needed), and autograde never revisits task cells: a task cell of a notebook
                 # that was graded always awaits the grader's hand.
-                for grade_id in _task_ids(source_path):
+                for grade_id in _task_ids(source_nb):
                     row.grades[grade_id] = (None, True)
                 variant = crosscheck_version(nb, rules) if task.get("crosscheck", True) else None
                 if variant is not None:

@@ -1,6 +1,7 @@
 """Part A (derivations): every wrong answer in answers/part_a loses points, every right one keeps them;
-the source notebooks pass their own tests, their release stubs pass none, and the written derivations
-reach manual grading with their points and mark schemes (never the release)."""
+the source notebooks pass their own tests quickly, and the written derivations reach manual grading
+with their points and mark schemes (never the release). That the release stubs pass no test, and
+that notebooks carry no outputs or magics, is checked for every notebook in test_notebooks.py."""
 import time
 
 import pytest
@@ -34,13 +35,6 @@ def test_source_scores_full_marks_fast(notebook):
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS)
-def test_release_stub_scores_zero(notebook):
-    result = nbrun.run(nbrun.release_version(nbrun.load(notebook)))
-    passing = [c.grade_id for c in result.cells if c.score > 0]
-    assert not passing, f"tests that pass on the student's stub: {passing}"
-
-
-@pytest.mark.parametrize("notebook", NOTEBOOKS)
 def test_written_derivations_are_manually_graded_tasks(notebook):
     source = nbrun.load(notebook)
     release = nbrun.release_version(source)
@@ -57,11 +51,3 @@ def test_written_derivations_are_manually_graded_tasks(notebook):
         after = source.cells[source.cells.index(cell) + 1]
         assert after.cell_type == "markdown" and not nbrun.meta(after)
 
-
-@pytest.mark.parametrize("notebook", NOTEBOOKS)
-def test_notebook_is_clean(notebook):
-    nb = nbrun.load(notebook)
-    for cell in nb.cells:
-        if cell.cell_type == "code":
-            assert not cell.outputs and cell.execution_count is None
-            assert not any(line.lstrip().startswith(("%", "!")) for line in cell.source.splitlines())
