@@ -22,11 +22,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from course.data import digits_raw
-
-try:  # one palette for "with BN" / "without BN" throughout the course
-    from course.viz import COLORS
-except ImportError:  # pragma: no cover
-    COLORS = {"plain": "tab:blue", "bn": "tab:orange"}
+from course.palette import COLORS  # noqa: F401  (one palette for "with BN" / "without BN" throughout the course)
 
 
 def reduced_run():
@@ -60,7 +56,7 @@ class BatchNorm:
 # --- data --------------------------------------------------------------------------------
 
 def load_digits_split(n_train=500, n_test=500, seed=0):
-    """The 8x8 handwritten digits that ship with scikit-learn, standardized and split.
+    """The 8x8 handwritten digits of course.data, standardized and split.
 
     Inputs:
     - n_train, n_test: sizes of the two disjoint random subsets (n_train + n_test <= 1797)

@@ -13,14 +13,10 @@ import io
 import os
 import time
 
-import ipywidgets as widgets
+import ipywidgets as widgets  # CovariateShiftExplorer is a widget; matplotlib is imported where a plot is made
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from PIL import Image
 
-COLORS = {"plain": "tab:blue", "bn": "tab:orange"}
-LABELS = {"plain": "without BN", "bn": "with BN"}
+from course.palette import COLORS, LABELS  # noqa: F401  (course.viz.COLORS is the course's palette)
 
 # Where a unit counts as saturated (its gradient f'(u) has all but vanished):
 SIGMOID_SATURATED = 4.0    # sigmoid inputs |u| > 4, where sigmoid'(u) < 0.018
@@ -269,6 +265,9 @@ class CovariateShiftExplorer(widgets.VBox):
                              f"{self.shares['plain'].shape} and {self.shares['bn'].shape}")
         n_layers = self.shares["plain"].shape[1]
 
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
         # A fixed layout (no layout engine) and a fixed background: moving the slider only redraws
         # the bars on top of a saved copy of the axes (blitting), which keeps a step to a few ms.
         self.figure = Figure(figsize=(8.5, 3.2), dpi=80)
@@ -343,6 +342,8 @@ class CovariateShiftExplorer(widgets.VBox):
                 self.ax.draw_artist(bar)
         self.label.set_text(f"epoch {self.slider.value}")
         self.ax.draw_artist(self.label)
+        from PIL import Image  # already loaded by matplotlib: costs nothing here
+
         buffer = io.BytesIO()
         Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba(), "raw", "RGBA", 0, 1
                          ).save(buffer, format="png", compress_level=1)

@@ -65,3 +65,40 @@ def test_ci_runs_the_readme_test_command():
     assert "./run test" in ci
     assert "./run test" in (ROOT / "README.md").read_text()
     assert "./run demo" in (ROOT / "README.md").read_text()
+
+
+def test_the_digits_are_installed_with_the_package(tmp_path):
+    """course.data reads course/digits.npz: setuptools must copy it next to the modules (package-data)."""
+    import shutil
+    import subprocess
+    import sys
+
+    source = tmp_path / "source"
+    source.mkdir()
+    shutil.copy(ROOT / "pyproject.toml", source)
+    shutil.copy(ROOT / "README.md", source)
+    shutil.copytree(ROOT / "course", source / "course", ignore=shutil.ignore_patterns("__pycache__"))
+    build = subprocess.run(
+        [sys.executable, "-W", "ignore", "-c", "from setuptools import setup; setup()", "-q", "build_py",
+         "--build-lib", str(tmp_path / "lib")],
+        cwd=source, capture_output=True, text=True, timeout=120)
+    assert build.returncode == 0, build.stderr
+    built = sorted(p.name for p in (tmp_path / "lib" / "course").iterdir())
+    assert "digits.npz" in built, (
+        f"the built package holds {built} but not digits.npz: list it under [tool.setuptools.package-data]")
+
+
+def test_the_digits_file_holds_the_uci_test_set():
+    """course/digits.npz: the 1797 images of the UCI "Optical Recognition of Handwritten Digits" test set."""
+    import hashlib
+
+    import numpy as np
+
+    with np.load(ROOT / "course" / "digits.npz") as data:
+        assert sorted(data.files) == ["X", "y"]
+        X, y = data["X"], data["y"]
+    assert X.dtype == np.uint8 and X.shape == (1797, 64) and X.min() == 0 and X.max() == 16
+    assert y.dtype == np.uint8 and y.shape == (1797,)
+    assert np.bincount(y).tolist() == [178, 182, 177, 183, 181, 182, 181, 179, 174, 180]
+    digest = hashlib.sha256(np.ascontiguousarray(X).tobytes() + y.tobytes()).hexdigest()
+    assert digest == "87ff0c9e40dc7e2c0e34e7257799c2e3f3aec1a016363bb11cad869ec428a826", "the digits changed"

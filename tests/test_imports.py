@@ -1,0 +1,92 @@
+"""Importing the course's compute modules stays cheap: no scikit-learn, SciPy, matplotlib or Pillow.
+
+Every notebook of every student starts in a fresh kernel when it is graded, so whatever a notebook's
+first cell imports is paid once per notebook and student. The Part C notebooks import only
+course.experiments (and course.testing, ...): none of them needs a plotting library to be loaded
+before it draws. Each module is imported in a fresh interpreter, with `-X importtime`, so that a
+failure names the chain of imports that pulled the heavy package in.
+"""
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+HEAVY = ("sklearn", "scipy", "matplotlib", "PIL", "ipywidgets")
+LIGHT = ("course.data", "course.experiments", "course.testing", "course.symbolic", "course.gradcheck",
+         "course.mlp", "course.palette")
+# course.viz: CovariateShiftExplorer subclasses an ipywidgets box, so ipywidgets is loaded with it;
+# matplotlib and Pillow are imported by the functions that draw.
+ALLOWED = {"course.viz": {"ipywidgets"}}
+
+_PROBE = """
+import json, sys
+import {module}
+print(json.dumps(sorted(name for name in sys.modules if name.split(".")[0] in {heavy!r})))
+"""
+
+
+def _import_in_fresh_interpreter(module, cwd):
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", _PROBE.format(module=module, heavy=HEAVY)],
+        capture_output=True, text=True, cwd=cwd, timeout=120)
+    assert result.returncode == 0, f"import {module} failed:\n{result.stderr[-3000:]}"
+    return set(json.loads(result.stdout.strip().splitlines()[-1])), result.stderr
+
+
+def _who_imported(package, importtime):
+    """The chain of imports that first loaded `package`, from the module under test down to the first
+    module of `package`, read from -X importtime's tree.
+
+    -X importtime prints a module after everything it imported, indented two spaces per level; the module
+    that imported a line's module is the next line below it with less indentation.
+    """
+    rows = []
+    for line in importtime.splitlines():
+        match = re.match(r"import time:\s*[\d ]+\|\s*[\d ]+\|( *)(\S+)", line)
+        if match:
+            rows.append((len(match.group(1)), match.group(2)))
+    first = next((i for i, (_, name) in enumerate(rows) if name.split(".")[0] == package), None)
+    if first is None:
+        return [package]
+    depth, chain = rows[first][0], [rows[first][1]]
+    for level, name in rows[first + 1:]:
+        if level < depth:
+            chain.append(name)
+            depth = level
+    chain = chain[::-1]
+    outermost = next(i for i, name in enumerate(chain) if name.split(".")[0] == package)
+    return chain[:outermost + 1]
+
+
+@pytest.mark.parametrize("module", LIGHT + tuple(ALLOWED))
+def test_module_imports_no_heavy_package(module, tmp_path):
+    loaded, importtime = _import_in_fresh_interpreter(module, tmp_path)
+    packages = {name.split(".")[0] for name in loaded} - ALLOWED.get(module, set())
+    culprits = [" -> ".join(_who_imported(package, importtime)) for package in sorted(packages)]
+    assert not culprits, (
+        f"`import {module}` loads {sorted(packages)}, which costs every graded notebook that imports it; "
+        "import it inside the function that needs it instead. First imported by:\n  " + "\n  ".join(culprits))
+
+
+def test_the_palette_is_one_object_everywhere():
+    """Notebooks import COLORS from course.viz (Part B) or course.experiments (Part C): the same colours."""
+    import course.experiments
+    import course.palette
+    import course.viz
+
+    assert course.viz.COLORS is course.palette.COLORS is course.experiments.COLORS
+    assert course.viz.LABELS is course.palette.LABELS
+    assert course.palette.COLORS == {"plain": "tab:blue", "bn": "tab:orange"}
+
+
+def test_no_course_module_imports_scikit_learn():
+    """The digits ship with the course (course/digits.npz): scikit-learn is no dependency of it."""
+    for path in sorted((ROOT / "course").glob("*.py")):
+        text = path.read_text()
+        assert not re.search(r"^\s*(import|from)\s+(sklearn|scipy)\b", text, re.MULTILINE), (
+            f"course/{path.name} imports scikit-learn or SciPy, which the course does not depend on")
