@@ -26,9 +26,14 @@ import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from queue import Empty
 
 import nbformat
+from jupyter_client.asynchronous import AsyncKernelClient
+from jupyter_client.manager import AsyncKernelManager
+from jupyter_core.utils import run_sync
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
+from traitlets import Enum, Type
 from traitlets.config.loader import PyFileConfigLoader
 
 ASSIGNMENTS = ("part_a", "part_b", "part_c")
@@ -188,6 +193,52 @@ def _normalise(path):
 
 # --------------------------------------------------------------------------- grading: what nbgrader runs
 
+class _GradingKernelClient(AsyncKernelClient):
+    """jupyter_client's kernel client, ready as soon as the kernel has answered.
+
+    jupyter_client's wait_for_ready, once the kernel has answered kernel_info on the shell
+    channel and IOPub delivers, waits for 0.2 s of silence on IOPub: a quarter of what a
+    kernel costs a short notebook. nbclient matches every IOPub message to the request it
+    answers, so what the start leaves on IOPub is ignored anyway; it is dropped here without
+    waiting for more."""
+
+    async def wait_for_ready(self, timeout=None):
+        deadline = time.monotonic() + (float("inf") if timeout is None else timeout)
+        while True:
+            self.kernel_info()
+            try:
+                reply = await self.shell_channel.get_msg(timeout=1)
+            except Empty:
+                reply = None
+            if reply is not None and reply["msg_type"] == "kernel_info_reply":
+                try:  # IOPub is connected once it delivers anything
+                    await self.iopub_channel.get_msg(timeout=0.2)
+                except Empty:
+                    pass
+                else:
+                    self._handle_kernel_info_reply(reply)
+                    break
+            if not await self._async_is_alive():
+                raise RuntimeError("Kernel died before replying to kernel_info")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"Kernel didn't respond in {timeout:g} seconds")
+        while True:
+            try:
+                await self.iopub_channel.get_msg(timeout=0)
+            except Empty:
+                break
+
+
+class _GradingKernelManager(AsyncKernelManager):
+    """jupyter_client's kernel manager, with _GradingKernelClient, and looking every 10 ms
+    (not every 100 ms) whether a kernel it stopped is gone."""
+
+    client_factory = Type(_GradingKernelClient, klass=AsyncKernelClient, config=True)
+
+    async def _async_wait(self, pollinterval=0.01):
+        await super()._async_wait(pollinterval=min(pollinterval, 0.01))
+
+
 class IsolatedExecute(Execute):
     """nbgrader's Execute, with the kernel started in an empty folder of its own.
 
@@ -195,8 +246,28 @@ class IsolatedExecute(Execute):
     tests put back, and next to any file the student handed in (a `numpy.py` or `course/` there
     would shadow the real ones). Here the kernel sees neither; the course's notebooks take what
     they need from the installed `course` package, never from their folder. The kernel also
-    listens on Unix sockets instead of TCP ports.
+    listens on Unix sockets instead of TCP ports, and has an IPython folder of its own
+    (IPYTHONDIR, next to its empty folder): it runs no startup file and reads no configuration
+    of the grader's IPython profile, and a startup file that a student's code writes into the
+    grader's profile is never run when grading the next notebook.
+
+    Once every cell has run, the kernel is killed (shutdown_kernel = "immediate") instead of
+    asked to shut down: each cell's outputs are all in by the time its execution is complete,
+    and ipykernel 7 asked to shut down sometimes hangs (its control thread flushing stdout
+    through the IOPub thread that its main thread has already stopped) until jupyter_client
+    sends SIGTERM 2.5 s later. Killing signals the kernel's process group, so processes that
+    the student's code started go too.
     """
+
+    shutdown_kernel = Enum(
+        ["graceful", "immediate"], default_value="immediate",
+        help="How the kernel is stopped once every cell has run (see the class docstring).",
+    ).tag(config=True)
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("kernel_manager_class", _GradingKernelManager)
+        super().__init__(*args, **kwargs)
+        self._ipython_dir = None
 
     def create_kernel_manager(self):
         """Kernels talk over Unix sockets, not TCP ports: two kernels started at once by
@@ -208,16 +279,27 @@ class IsolatedExecute(Execute):
         km.ip = os.path.join(tempfile.gettempdir(), f"course-ipc-{uuid.uuid4().hex[:12]}")
         return km
 
+    async def async_start_new_kernel(self, **kwargs):
+        """Start the kernel with IPYTHONDIR set to the IPython folder of this notebook."""
+        if self._ipython_dir is not None:
+            kwargs["env"] = {**(kwargs.get("env") or os.environ), "IPYTHONDIR": self._ipython_dir}
+        await super().async_start_new_kernel(**kwargs)
+
+    start_new_kernel = run_sync(async_start_new_kernel)
+
     def preprocess(self, nb, resources=None, km=None):
         resources = resources if resources is not None else {}
         metadata = resources.setdefault("metadata", {})
         path = metadata.get("path")
-        with tempfile.TemporaryDirectory(prefix="course-kernel-") as folder:
-            metadata["path"] = folder
+        with tempfile.TemporaryDirectory(prefix="course-kernel-") as scratch:
+            metadata["path"] = os.path.join(scratch, "work")
+            os.mkdir(metadata["path"])
+            self._ipython_dir = os.path.join(scratch, "ipython")
             try:
                 return super().preprocess(nb, resources, km)
             finally:
                 metadata["path"] = path
+                self._ipython_dir = None
 
 
 class StderrAsOutput(NbGraderPreprocessor):

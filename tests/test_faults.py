@@ -1,6 +1,6 @@
 """Grading a class with faulty submissions: each fault loses only its own points, with a reason.
 
-The sample class (tests/sample_class.py: 27 students handing in B1 and B2) is graded once by
+The sample class (tests/sample_class.py: 28 students handing in B1 and B2) is graded once by
 `course grade` with two worker processes, in a scratch course. Every notebook must score what
 its honest equivalent scores under tests/nbrun.py (or the fixed outcome its fault calls for),
 feedback and a CSV row exist for everyone, and a serial re-run gives the same grades.
@@ -164,3 +164,28 @@ def test_the_command_line_grades_a_class_and_exits_zero(tmp_path):
     assert run.returncode == 0, run.stdout + run.stderr
     assert "honest-perfect" in run.stdout and "not valid JSON" in run.stdout
     assert json.loads((tmp_path / "grades.json").read_text())["honest-perfect"]["part_b/b1_forward"] == 10
+
+
+def test_a_graded_kernel_keeps_out_of_the_graders_ipython_profile(tmp_path, monkeypatch):
+    """A startup file in the grader's IPython profile (one that a student's code wrote there
+    while an earlier notebook was graded, say) never runs in a graded kernel, which writes
+    nothing into that profile either; and the kernel, killed once every cell has run, has
+    handed in all the outputs of the last cell."""
+    profile = tmp_path / "ipython"
+    (profile / "profile_default" / "startup").mkdir(parents=True)
+    (profile / "profile_default" / "startup" / "00-planted.py").write_text("planted = True\n")
+    monkeypatch.setenv("IPYTHONDIR", str(profile))
+    before = sorted(profile.rglob("*"))
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("import os\nprint('planted' in globals(), os.listdir('.'))"),
+        nbformat.v4.new_code_cell("import sys\nprint('first')\nsys.stdout.write('last, no newline')\n"
+                                  "sys.stderr.write('to stderr')\n6 * 7"),
+    ]
+    executed, _ = grading.IsolatedExecute(timeout=60).preprocess(nb, {"metadata": {"path": str(tmp_path)}})
+    assert [o.get("text") for o in executed.cells[0].outputs] == ["False []\n"]
+    last = executed.cells[1].outputs
+    assert "".join(o["text"] for o in last if o.get("name") == "stdout") == "first\nlast, no newline"
+    assert "".join(o["text"] for o in last if o.get("name") == "stderr") == "to stderr"
+    assert [o["data"]["text/plain"] for o in last if o["output_type"] == "execute_result"] == ["42"]
+    assert sorted(profile.rglob("*")) == before
