@@ -42,7 +42,7 @@ from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
 from nbgrader.preprocessors import (  # noqa: E402
     ClearHiddenTests, ClearMarkScheme, ClearOutput, GetGrades, IncludeHeaderFooter, LockCells)
 
-from course.grading import IsolatedExecute, StderrAsOutput, StripHiddenTraces  # noqa: E402
+from course.grading import IsolatedExecute, SkipWhenGrading, StderrAsOutput, StripHiddenTraces  # noqa: E402
 
 c.GenerateFeedback.preprocessors = [
     GetGrades, ClearHiddenTests, ClearMarkScheme, StripHiddenTraces, CSSHTMLHeaderPreprocessor]
@@ -55,7 +55,7 @@ from nbgrader.preprocessors import (  # noqa: E402
     AssignLatePenalties, CheckCellMetadata, IgnorePattern, LimitOutput, SaveAutoGrades)
 
 c.Autograde.autograde_preprocessors = [
-    IsolatedExecute, IgnorePattern, StderrAsOutput, ClearMetadataPreprocessor, LimitOutput,
+    SkipWhenGrading, IsolatedExecute, IgnorePattern, StderrAsOutput, ClearMetadataPreprocessor, LimitOutput,
     SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
 
 # Solutions for self-learners keep the mark schemes (what a full written answer contains) and

@@ -302,6 +302,46 @@ class IsolatedExecute(Execute):
                 self._ipython_dir = None
 
 
+SKIP_TAG = "skip-when-grading"  # a cell that only draws or explores: the grader need not run it
+NBCLIENT_SKIP_TAG = "skip-execution"  # nbclient skips cells with this tag, whoever set it
+SKIPPED_NOTE = "Not run while grading: this cell only draws a figure or runs an experiment for you to look at.\n"
+
+
+def _nbgrader_role(cell):
+    meta = cell.metadata.get("nbgrader", {})
+    return any(meta.get(key) for key in ("grade", "solution", "task"))
+
+
+def skipped_when_grading(cell):
+    """True for a cell the grader does not run: a code cell tagged SKIP_TAG that is neither a
+    test, an answer nor a task (a tag on those is ignored)."""
+    return (cell.cell_type == "code" and SKIP_TAG in cell.metadata.get("tags", [])
+            and not _nbgrader_role(cell))
+
+
+class SkipWhenGrading(NbGraderPreprocessor):
+    """Decide which cells the grader's kernel skips; run before the execute preprocessor.
+
+    nbclient skips every cell tagged "skip-execution", and the tags of a handed-in notebook are
+    the student's: a test cell so tagged would never run and so never fail (plain nbgrader
+    scores it full marks). Here that tag is removed from every cell, and given back only to the
+    cells skipped_when_grading accepts: the course's figure and experiment cells, which no
+    graded cell depends on (tests/test_notebooks.py checks that). A skipped cell gets a note
+    as its output, so the feedback says why it is empty.
+    """
+
+    enabled = True
+
+    def preprocess_cell(self, cell, resources, index):
+        tags = cell.metadata.get("tags")
+        if tags is not None:
+            cell.metadata["tags"] = [tag for tag in tags if tag != NBCLIENT_SKIP_TAG]
+        if skipped_when_grading(cell):
+            cell.metadata["tags"].append(NBCLIENT_SKIP_TAG)
+            cell["outputs"] = [nbformat.v4.new_output("stream", name="stdout", text=SKIPPED_NOTE)]
+        return cell, resources
+
+
 class StderrAsOutput(NbGraderPreprocessor):
     """Keep what a graded cell wrote to stderr as ordinary output instead of failing the cell.
 
@@ -514,6 +554,11 @@ def scan_notebook(nb, rules):
     flags = []
     for _, label, code in student_cells(nb, rules):
         flags += [f"{label}, {item}" for item in scan_cell(code, rules)]
+    for index, cell in enumerate(nb.cells):
+        if NBCLIENT_SKIP_TAG in cell.metadata.get("tags", []):
+            label = cell.metadata.get("nbgrader", {}).get("grade_id") or f"cell {index + 1}"
+            flags.append(f"{label}, tagged {NBCLIENT_SKIP_TAG!r} (which would stop it from running); "
+                         "the tag was ignored")
     return flags
 
 

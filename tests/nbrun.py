@@ -4,7 +4,8 @@ Grading one answer through nbgrader starts a kernel (seconds); the wrong- and ri
 suites grade hundreds, so they run here instead: each notebook in a child process forked from
 this one (NumPy, SymPy and Matplotlib already imported), cells executed top to bottom, and each
 grade cell scored by nbgrader's own rule (`nbgrader.utils.determine_grade`): an error or any
-stderr output scores zero, a number as the last value gives partial credit. The tests that need
+stderr output scores zero, a number as the last value gives partial credit; the cells the grader
+skips (course.grading.skipped_when_grading) are skipped here too. The tests that need
 nbgrader's own machinery (release, autograde, feedback) use it directly; this is for speed.
 """
 import ast
@@ -31,6 +32,8 @@ import matplotlib  # noqa: E402
 matplotlib.use("Agg")
 import matplotlib.pyplot  # noqa: E402,F401
 import numpy  # noqa: E402,F401
+
+from course.grading import skipped_when_grading  # noqa: E402
 
 
 def nbgrader_config():
@@ -111,6 +114,7 @@ class Result:
     cells: list = field(default_factory=list)
     stdout: str = ""
     stderr: str = ""  # everything any cell wrote to stderr, warnings included
+    errors: list = field(default_factory=list)  # [(cell index, error)] of cells that are not tests
 
     @property
     def score(self):
@@ -161,7 +165,7 @@ def _fresh_warnings():
     warnings._filters_mutated()
 
 
-def _child(nb, timeout):
+def _child(nb, timeout, skip):
     import matplotlib.pyplot as plt
 
     _fresh_warnings()
@@ -176,8 +180,9 @@ def _child(nb, timeout):
         raise _Timeout(f"cell took longer than {timeout} s")
 
     signal.signal(signal.SIGALRM, on_alarm)
-    for cell in nb.cells:
-        if cell.cell_type != "code":
+    errors = []
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code" or (skip and skipped_when_grading(cell)):  # as the grader does
             continue
         out, err = io.StringIO(), io.StringIO()
         error, value = "", None
@@ -208,18 +213,21 @@ def _child(nb, timeout):
                     pass
             results.append(dict(grade_id=m["grade_id"], max_points=points, score=score,
                                 error=error, stderr=stderr))
+        elif error:
+            errors.append((index, error))
     return dict(cells=results, stdout=stdout_all.getvalue()[-20000:],
-                stderr=stderr_all.getvalue()[-20000:])
+                stderr=stderr_all.getvalue()[-20000:], errors=errors)
 
 
-def run(nb, timeout=120):
-    """Run nb's code cells top to bottom in a forked child; return the scored Result."""
+def run(nb, timeout=120, skip=True):
+    """Run nb's code cells top to bottom in a forked child; return the scored Result.
+    skip=False runs the cells the grader skips as well (figures, experiments)."""
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # child
         os.close(read)
         try:
-            payload = json.dumps(_child(nb, timeout))
+            payload = json.dumps(_child(nb, timeout, skip))
         except BaseException as e:  # noqa: BLE001
             payload = json.dumps(dict(crash=repr(e)))
         with os.fdopen(write, "w") as f:
@@ -234,4 +242,5 @@ def run(nb, timeout=120):
     data = json.loads(data)
     if "crash" in data:
         raise RuntimeError(f"the runner itself failed: {data['crash']}")
-    return Result([CellResult(**c) for c in data["cells"]], data["stdout"], data["stderr"])
+    return Result([CellResult(**c) for c in data["cells"]], data["stdout"], data["stderr"],
+                  [tuple(e) for e in data["errors"]])

@@ -91,7 +91,7 @@ def _with_prefix(source, stem, code, prefix="", suffix=""):
 # --------------------------------------------------------------------------- the class
 
 def sample_class():
-    """[Submission]: the whole sample class (27 students), built from the current source/."""
+    """[Submission]: the whole sample class (28 students), built from the current source/."""
     src = _sources()
     b1, b2 = src["b1_forward"], src["b2_backward"]
     perfect = {"b1_forward": handed_in(b1), "b2_backward": handed_in(b2)}
@@ -229,6 +229,12 @@ def sample_class():
     add("cheat-hidden-names", "cheat", "calls the hidden tests' own reference functions (_expected, _bn_backward)",
         peek, {"b1_forward": Expect(like=handed_in(b1, {CELL["b1_forward"]: PEEK_B1_HONEST}), flagged=True),
                "b2_backward": Expect(like=handed_in(b2, {CELL["b2_backward"]: PEEK_B2_HONEST}), flagged=True)})
+    skipping = handed_in(b1, b1_stub)
+    for cell in skipping.cells:
+        if nbrun.meta(cell).get("grade") and not nbrun.meta(cell).get("solution"):
+            cell.metadata.setdefault("tags", []).append("skip-execution")
+    add("cheat-skip-tag", "cheat", "tags B1's test cells skip-execution, which nbclient would never run",
+        {"b1_forward": skipping, "b2_backward": perfect["b2_backward"]}, honest_stub)
     disk = handed_in(b1, {CELL["b1_forward"]: DISK_B1})
     add("cheat-read-disk", "cheat", "reads the hidden tests from the notebook file and the gradebook on disk",
         {"b1_forward": disk, "b2_backward": perfect["b2_backward"]}, honest_stub)

@@ -1,7 +1,8 @@
 """Every notebook of the course: well-formed, passes its own tests, and its release is honest.
 
 - source notebooks: nbgrader metadata is consistent, no outputs, no magics, test cells never end
-  with an expression; run top to bottom they score full marks;
+  with an expression; run top to bottom they score full marks, both as the grader runs them
+  (skipping the figure and experiment cells tagged skip-when-grading) and with every cell;
 - release notebooks: no solution, hidden test or mark scheme; the stubs fail every test cell;
 - release/ and solution/ are exactly what `course release` makes from source/ now.
 """
@@ -56,7 +57,49 @@ def test_source_notebook_passes_all_its_tests(notebook):
     result = nbrun.run(nbrun.load(notebook))
     assert result.cells, f"{notebook} has no test cells"
     assert result.score == result.max_score, result.messages()
+    assert not result.errors, f"{notebook}: cells that are not tests raised: {result.errors}"
     assert not result.stderr, f"{notebook} writes to stderr (students see it; graders may zero it):\n{result.stderr}"
+
+
+@pytest.mark.parametrize("notebook", SOURCES)
+def test_source_notebook_runs_clean_with_the_cells_the_grader_skips(notebook):
+    """What the student sees: every cell, figures and experiments included (reduced runs)."""
+    result = nbrun.run(nbrun.load(notebook), skip=False)
+    assert result.score == result.max_score, result.messages()
+    assert not result.errors, f"{notebook}: cells raised: {result.errors}"
+    assert not result.stderr, f"{notebook} writes to stderr:\n{result.stderr}"
+
+
+def _names(source):
+    """(names a cell binds, names it reads) at any depth."""
+    bound, read = set(), set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Name):
+            (bound if isinstance(node.ctx, (ast.Store, ast.Del)) else read).add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound |= {(alias.asname or alias.name).split(".")[0] for alias in node.names}
+    return bound, read
+
+
+@pytest.mark.parametrize("notebook", SOURCES)
+def test_cells_the_grader_skips_feed_nothing_it_runs(notebook):
+    """A skipped cell may only draw or explore: no cell the grader runs may read a name that
+    only a skipped cell binds (else a test would fail with a NameError while grading)."""
+    skipped_names, problems = {}, []
+    for index, cell in enumerate(nbrun.load(notebook).cells):
+        if cell.cell_type != "code":
+            continue
+        bound, read = _names(cell.source)
+        if grading.skipped_when_grading(cell):
+            skipped_names.update(dict.fromkeys(bound, index))
+            continue
+        problems += [f"cell {index} reads {name!r}, bound only by skipped cell {skipped_names[name]}"
+                     for name in sorted(read & set(skipped_names))]
+        for name in bound:
+            skipped_names.pop(name, None)
+    assert not problems, problems
 
 
 @pytest.mark.parametrize("notebook", SOURCES)
