@@ -3,11 +3,12 @@
     .venv/bin/python benchmarks/bench_grading.py [--students 4] [--jobs 2]
 
 In a scratch copy of the course, a class of students who hand in the reference solution of
-every notebook is graded twice (one process, then --jobs processes); so is a "floor" class,
-the same number of trivial notebooks (one answer cell, one test cell each) through the same
-pipeline on the same machine in the same run. Prints, per student, the grading time of the
-course against the floor (goal: at most 1.3x), the speed-up of --jobs, and each notebook's own
-autograde time. Figures depend on the machine and on what else runs on it: the load average is
+every notebook is graded three times: autograde alone in one process, then with the feedback
+HTML and the CSV export in one process, then in --jobs processes. So is a "floor" class, the
+same number of trivial notebooks (one answer cell, one test cell each) through the same
+pipeline on the same machine in the same run. Prints, per student, the autograde time of the
+course against the floor (goal: at most 1.3x), the same with feedback and export, the speed-up
+of --jobs, and each notebook's own autograde time. Figures depend on the machine and on what else runs on it: the load average is
 printed with them.
 """
 import argparse
@@ -60,14 +61,22 @@ def trivial_course(root, like):
             nbformat.write(nb, str(root / "source" / assignment / path.name))
 
 
-def grade(root, jobs):
-    for folder in ("autograded", "feedback"):
+def grade(root, jobs, feedback):
+    for folder in ("autograded", "feedback", "exports"):
         shutil.rmtree(root / folder, ignore_errors=True)
     started = time.perf_counter()
-    grades = grading.grade_class(root, jobs=jobs, progress=lambda message: None)
+    grades = grading.grade_class(root, jobs=jobs, feedback=feedback, export=feedback,
+                                 progress=lambda message: None)
     seconds = time.perf_counter() - started
     assert not grades.failures, grades.failures
     return seconds, grades
+
+
+RUNS = (  # (label, jobs is parallel, with feedback and export)
+    ("autograde", False, False),
+    ("autograde + feedback + export", False, True),
+    ("autograde + feedback + export", True, True),
+)
 
 
 def main():
@@ -90,25 +99,29 @@ def main():
         print(f"{args.students} students x {notebooks} notebooks; {os.cpu_count()} cores; "
               f"load average before: {os.getloadavg()[0]:.2f}")
         results = {}
-        for name, root in (("course", course), ("floor", floor)):
-            for jobs in (1, args.jobs):
-                seconds, grades = grade(root, jobs)
-                results[name, jobs] = (seconds, grades)
+        for label, parallel, feedback in RUNS:
+            jobs = args.jobs if parallel else 1
+            for name, root in (("course", course), ("floor", floor)):
+                seconds, grades = grade(root, jobs, feedback)
+                results[name, jobs, feedback] = (seconds, grades)
                 rows = [r for rows in grades.values() for r in rows]
                 full = all(r.code_score == r.max_code_score for r in rows)
                 reruns = sum(r.crosschecked for r in rows)
-                print(f"  {name:6s} --jobs {jobs}: {seconds:6.1f} s  ({seconds / args.students:5.1f} s per student)"
+                print(f"  {name:6s} {label:30s} --jobs {jobs}: {seconds:6.1f} s "
+                      f"({seconds / args.students:5.1f} s per student)"
                       f"{'' if full else '  (NOT all autograded points!)'}"
                       f"{f'  ({reruns} definitions-only re-runs)' if reruns else ''}")
         print(f"load average after: {os.getloadavg()[0]:.2f}\n")
         per = {k: v[0] / args.students for k, v in results.items()}
-        print(f"per student, serial:      course {per['course', 1]:.1f} s, floor {per['floor', 1]:.1f} s "
-              f"-> {per['course', 1] / per['floor', 1]:.2f}x the floor (goal <= 1.3x)")
+        for label, feedback in (("autograde only", False), ("with feedback and export", True)):
+            course_s, floor_s = per["course", 1, feedback], per["floor", 1, feedback]
+            print(f"per student, serial, {label + ':':26s} course {course_s:5.1f} s, floor {floor_s:5.1f} s "
+                  f"-> {course_s / floor_s:.2f}x the floor (goal <= 1.3x)")
         for name in ("course", "floor"):
-            print(f"speed-up with --jobs {args.jobs} ({name}): {per[name, 1] / per[name, args.jobs]:.2f}x")
+            print(f"speed-up with --jobs {args.jobs} ({name}): {per[name, 1, True] / per[name, args.jobs, True]:.2f}x")
         print("\nautograde time of each notebook (median over students, serial run; floor alongside):")
-        course_rows = [r for rows in results["course", 1][1].values() for r in rows]
-        floor_rows = [r for rows in results["floor", 1][1].values() for r in rows]
+        course_rows = [r for rows in results["course", 1, False][1].values() for r in rows]
+        floor_rows = [r for rows in results["floor", 1, False][1].values() for r in rows]
         for assignment in grading.assignments(course):
             for path in grading.source_notebooks(course, assignment):
                 mine = statistics.median(r.seconds for r in course_rows if r.notebook == path.stem)
