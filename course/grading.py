@@ -33,6 +33,7 @@ from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
+from nbgrader.utils import is_grade, is_solution, is_task
 from traitlets import Enum, Type
 from traitlets.config.loader import PyFileConfigLoader
 
@@ -307,16 +308,11 @@ NBCLIENT_SKIP_TAG = "skip-execution"  # nbclient skips cells with this tag, whoe
 SKIPPED_NOTE = "Not run while grading: this cell only draws a figure or runs an experiment for you to look at.\n"
 
 
-def _nbgrader_role(cell):
-    meta = cell.metadata.get("nbgrader", {})
-    return any(meta.get(key) for key in ("grade", "solution", "task"))
-
-
 def skipped_when_grading(cell):
     """True for a cell the grader does not run: a code cell tagged SKIP_TAG that is neither a
     test, an answer nor a task (a tag on those is ignored)."""
     return (cell.cell_type == "code" and SKIP_TAG in cell.metadata.get("tags", [])
-            and not _nbgrader_role(cell))
+            and not (is_grade(cell) or is_solution(cell) or is_task(cell)))
 
 
 class SkipWhenGrading(NbGraderPreprocessor):
