@@ -276,3 +276,15 @@ def test_demo_written_answers_await_manual_grading_in_every_notebook_that_has_th
         has_tasks = any(c.metadata.get("nbgrader", {}).get("task")
                         for c in nbformat.read(source, as_version=4).cells)
         assert row.needs_manual == has_tasks, f"{row.name}: needs manual grading should be {has_tasks}"
+
+
+def test_demo_prints_the_table_the_readme_shows(demo_course):
+    """The README quotes `./run demo`'s grade table; CI grades the demo on every supported Python,
+    so the table is the same on each of them."""
+    root, grades = demo_course
+    readme = (ROOT / "README.md").read_text()
+    quoted = re.search(r"```\n(student .*?)\n```", readme, re.DOTALL)
+    assert quoted, "README.md quotes no grade table"
+    table = grading.format_table(grades)
+    assert [l.rstrip() for l in table.splitlines()] == [l.rstrip() for l in quoted.group(1).splitlines()], (
+        f"README.md's demo table is stale; ./run demo prints:\n{table}")
