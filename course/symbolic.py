@@ -432,8 +432,9 @@ def check_example(name, answer, expected, *, rtol=1e-8, shorthands=True, constan
                 **values)
     print(f"Checked here: {name} is a formula in the course's symbols and gives the expected value on the "
           f"worked example ({_describe(values)}).\n"
-          f"Not checked here: any other batch. The hidden tests that grade {name} compare it with the "
-          f"expected formula for m = {', '.join(map(str, BATCH_SIZES))} at many random points.")
+          f"Not checked here: any other values. The hidden tests that grade {name} compare it with the "
+          f"expected formula at many random points (batches of m = {', '.join(map(str, BATCH_SIZES))} where it "
+          f"depends on the batch), and name the known mistake it matches.")
 
 
 def _explain_value(got, expected, values):
