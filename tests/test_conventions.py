@@ -76,7 +76,15 @@ def test_card_quotes_the_right_factors():
 
 # --------------------------------------------------------------------------- the notebooks
 
-@pytest.mark.parametrize("notebook", LINKED)
+def _link_cases():
+    """Every notebook states some convention of the card (notation at least). Those of LINKED must
+    link it; the others are expected to (xfail until they do: make it strict once all link it)."""
+    return [notebook if notebook in LINKED else
+            pytest.param(notebook, marks=pytest.mark.xfail(reason="does not link the card yet", strict=False))
+            for notebook in NOTEBOOKS]
+
+
+@pytest.mark.parametrize("notebook", _link_cases())
 def test_notebook_links_the_card(notebook):
     text = "\n".join(s for _, s in _text(notebook))
     assert LINK in text, f"{notebook} states conventions but does not link {LINK}"
