@@ -167,8 +167,17 @@ def _statements(source):
     return [ast.unparse(node) for node in ast.walk(tree) if isinstance(node, (ast.Assign, ast.AugAssign, ast.Return))]
 
 
-NEW_WEIGHT_ON_OLD = re.compile(r"\(1 - momentum\) \* \w*(run|old|previous)", re.I)
-BLENDS_A_VARIANCE = re.compile(r"momentum\) \* (?P<term>[^,\]]*(var|sigma2|sigma_B)[^,\]]*)")
+NEW_WEIGHT_ON_OLD = re.compile(r"\(1 - (self\.)?(momentum|rho)\) \* [\w.]*(run|old|previous)", re.I)
+BLENDS_A_VARIANCE = re.compile(r"(momentum|rho)\) \* (?P<term>[^,\]]*(var|sigma2|sigma_B)[^,\]]*)")
+
+
+def test_the_code_checks_tell_the_conventions_apart():
+    assert NEW_WEIGHT_ON_OLD.search("self.running_mean = (1 - self.momentum) * self.running_mean + self.momentum * mu")
+    assert not NEW_WEIGHT_ON_OLD.search("running_mean = momentum * running_mean + (1 - momentum) * mu")
+    biased = "self.running_var = self.momentum * self.running_var + (1 - self.momentum) * var"
+    unbiased = "running_var = rho * running_var + (1 - rho) * var * m / (m - 1)"
+    assert BLENDS_A_VARIANCE.search(biased) and BLENDS_A_VARIANCE.search(unbiased)
+    assert re.search(r"m - 1|ddof=1", unbiased) and not re.search(r"m - 1|ddof=1", biased)
 
 
 def test_no_code_weighs_the_old_running_value_with_one_minus_momentum():
