@@ -24,7 +24,7 @@ WRONG = [
     Answer("PyTorch's momentum with cs231n's variance", {FORMULAS: """
         running_mean_new = momentum * running_mean + (1 - momentum) * mu_B
         running_var_new = (1 - momentum) * running_var + momentum * sigma2_B
-        """}, says="PyTorch's momentum with cs231n's variance"),
+        """}, says="PyTorch's momentum (the weight of the new batch) with cs231n's biased"),
     Answer("the mean corrected by m/(m - 1) as well", {FORMULAS: """
         running_mean_new = momentum * running_mean + (1 - momentum) * m / (m - 1) * mu_B
         running_var_new = momentum * running_var + (1 - momentum) * m / (m - 1) * sigma2_B
