@@ -9,6 +9,10 @@ expected expression:
     >>> sum_of_squares = Sum(x[j]**2, (j, 1, m))
     >>> check("sum_of_squares", sum_of_squares, expected)   # CheckFailed, with reasons, if wrong
 
+A notebook's visible test uses `check_example`: the answer's value on one worked example (a batch
+the student can do by hand, or a finite difference), with a printed line saying what that did and
+did not check; the hidden tests then `check` the formula itself.
+
 The answer is right when one of these layers says so, tried in order:
 1. structure: after expanding the shorthands, SymPy sees the same tree;
 2. algebra: `simplify(a - b) == 0`, for small expressions without sums (where it is quick and
