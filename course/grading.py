@@ -758,9 +758,11 @@ def grade_student(task):
                 shutil.copy(handed_in / "timestamp.txt", target / "timestamp.txt")
                 outcome.timestamps[assignment] = (handed_in / "timestamp.txt").read_text().strip()
             expected = {p.name: p for p in source_notebooks(root, assignment)}
+            shipped = root / "source" / assignment  # files the assignment hands out (conventions.md)
             extra = sorted(str(p.relative_to(handed_in)) for p in handed_in.rglob("*")
                            if p.is_file() and p.name not in expected and p.name != "timestamp.txt"
-                           and ".ipynb_checkpoints" not in p.parts)
+                           and ".ipynb_checkpoints" not in p.parts
+                           and not (shipped / p.relative_to(handed_in)).is_file())
             if extra:
                 outcome.notes.append(f"{assignment}: files not graded: {', '.join(extra)}")
             graded = []

@@ -9,6 +9,10 @@ expected expression:
     >>> sum_of_squares = Sum(x[j]**2, (j, 1, m))
     >>> check("sum_of_squares", sum_of_squares, expected)   # CheckFailed, with reasons, if wrong
 
+A notebook's visible test uses `check_example`: the answer's value on one worked example (a batch
+the student can do by hand, or a finite difference), with a printed line saying what that did and
+did not check; the hidden tests then `check` the formula itself.
+
 The answer is right when one of these layers says so, tried in order:
 1. structure: after expanding the shorthands, SymPy sees the same tree;
 2. algebra: `simplify(a - b) == 0`, for small expressions without sums (where it is quick and
@@ -26,7 +30,8 @@ Symbols (all real; the batch is x[1], ..., x[m]):
 - x, dy: IndexedBase, the inputs x_i and the upstream gradients dL/dy_i
 - i, j: integer indices (i the sample, j for sums: Sum(..., (j, 1, m))); k: steps back (A5)
 - m: batch size (positive integer); gamma, beta: scale and shift; eps: epsilon > 0
-- momentum, running_mean, running_var: the running statistics of A5
+- momentum (rho in the math, docs/conventions.md), running_mean, running_var: the running
+  statistics of A5; a hand-made Symbol("rho") counts as momentum
 - shorthands mu_B, sigma2_B, x_hat (x_hat[i] is x-hat_i): allowed in answers, expanded to their
   definitions from the batch before comparing
 
@@ -40,7 +45,7 @@ from sympy.core.function import AppliedUndef
 
 from course.testing import CheckFailed
 
-__all__ = ["symbols", "check", "check_form", "check_value", "evaluate", "equivalent",
+__all__ = ["symbols", "check", "check_form", "check_value", "check_example", "evaluate", "equivalent",
            "expand_shorthands", "CheckFailed"]
 
 # ---------------------------------------------------------------------------------------------
@@ -68,8 +73,9 @@ _SYMBOLS = dict(x=x, dy=dy, i=i, j=j, k=k, m=m, gamma=gamma, beta=beta, eps=eps,
 _SHORTHANDS = {mu_B, sigma2_B, x_hat}
 _ALL = set(_SYMBOLS.values())
 # What a student may call a symbol when making it by hand (Symbol("eps"), IndexedBase("x")).
+# rho is the momentum's symbol in the math (docs/conventions.md); the code calls it momentum.
 _ALIASES = {"epsilon": eps, "eps": eps, "sigma2_B": sigma2_B, "sigma_B^2": sigma2_B,
-            "xhat": x_hat, "x_hat": x_hat}
+            "xhat": x_hat, "x_hat": x_hat, "rho": momentum}
 _ALIASES.update({name: s for name, s in _SYMBOLS.items() if name not in _ALIASES})
 # How to name a symbol in a message.
 _SAY = {x: "x", dy: "dy (the upstream gradient dL/dy)", i: "i (the sample index)", k: "k",
@@ -147,8 +153,9 @@ def _normalize(expr):
     return expr.xreplace(swap) if swap else expr
 
 
-def _read(name, answer, shorthands=True):
-    """The answer as a SymPy expression in the course's symbols, or CheckFailed saying why not."""
+def _read(name, answer, shorthands=True, constants=False):
+    """The answer as a SymPy expression in the course's symbols, or CheckFailed saying why not.
+    constants: whether a plain number is a valid answer (when the result may be a constant)."""
     __tracebackhide__ = True
     example = "e.g. Sum(x[j], (j, 1, m)) / m"
     if answer is None:
@@ -160,7 +167,9 @@ def _read(name, answer, shorthands=True):
     if isinstance(answer, bool):
         _fail(name, [f"{name} is {answer}, not a SymPy expression."],
               "Assign the formula itself, not a comparison.")
-    if isinstance(answer, (numbers.Number, np.number)):
+    if constants and isinstance(answer, (numbers.Number, np.number)) and isinstance(answer, numbers.Real):
+        answer = sp.sympify(answer.item() if isinstance(answer, np.number) else answer)
+    if isinstance(answer, (numbers.Number, np.number)) and not constants:
         _fail(name, [f"{name} is the plain number {answer!r}, not an expression in the symbols."],
               f"Write the formula with the symbols of the setup cell, {example}.")
     if isinstance(answer, sp.Rel):
@@ -203,18 +212,19 @@ def _read(name, answer, shorthands=True):
     return answer
 
 
-def check_form(name, answer, shorthands=True):
+def check_form(name, answer, shorthands=True, constants=False):
     """Check that `answer` is a well-formed SymPy expression in the course's symbols.
 
     Inputs:
     - name: the answer's name, e.g. "dL_dgamma"
     - answer: the student's value
     - shorthands: whether mu_B, sigma2_B, x_hat may appear
+    - constants: whether a plain number (0, 1.5) counts as well formed
     Raises CheckFailed saying what is malformed (a string, a number, None, an unknown symbol,
     an unevaluated Derivative, ...). Says nothing about whether the formula is right.
     """
     __tracebackhide__ = True
-    _read(name, answer, shorthands)
+    _read(name, answer, shorthands, constants)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -376,7 +386,14 @@ def evaluate(expr, **values):
     return out
 
 
-def check_value(name, answer, expected, *, rtol=1e-8, shorthands=True, hint=None, **values):
+def _describe(values):
+    """A batch as a message shows it: "m = 3, x = [1, 2, 6], eps = 0"."""
+    return ", ".join(f"{key} = " + ("[" + ", ".join(f"{float(t):.6g}" for t in np.ravel(v)) + "]"
+                                    if np.ndim(v) else f"{v:.6g}" if isinstance(v, float) else f"{v}")
+                     for key, v in values.items())
+
+
+def check_value(name, answer, expected, *, rtol=1e-8, shorthands=True, constants=False, hint=None, **values):
     """Check the value of an answer on a concrete batch, e.g. the worked example of a notebook.
 
     Inputs:
@@ -387,10 +404,8 @@ def check_value(name, answer, expected, *, rtol=1e-8, shorthands=True, hint=None
     Raises CheckFailed when the answer is malformed or evaluates to something else.
     """
     __tracebackhide__ = True
-    answer = _read(name, answer, shorthands)
-    shown = ", ".join(f"{key} = " + ("[" + ", ".join(f"{float(t):.6g}" for t in np.ravel(v)) + "]"
-                                     if np.ndim(v) else f"{v:.6g}" if isinstance(v, float) else f"{v}")
-                      for key, v in values.items())
+    answer = _read(name, answer, shorthands, constants)
+    shown = _describe(values)
     try:
         got = evaluate(answer, **values)
     except (ValueError, TypeError, KeyError, IndexError) as e:
@@ -407,6 +422,23 @@ def check_value(name, answer, expected, *, rtol=1e-8, shorthands=True, hint=None
         if got_arr.shape == exp_arr.shape:
             lines += _explain_value(got_arr, exp_arr, values)
         _fail(name, lines, hint, answer)
+
+
+def check_example(name, answer, expected, *, rtol=1e-8, shorthands=True, constants=False, hint=None, **values):
+    """The visible test of a formula: its form and its value on one worked example, then a
+    printed line saying what was checked and what was not (the hidden tests check the rest).
+
+    Inputs as for `check_value`. Raises CheckFailed when the answer is malformed or gives
+    another value on the example; prints what it checked otherwise.
+    """
+    __tracebackhide__ = True
+    check_value(name, answer, expected, rtol=rtol, shorthands=shorthands, constants=constants, hint=hint,
+                **values)
+    print(f"Checked here: {name} is a formula in the course's symbols and gives the expected value on the "
+          f"worked example ({_describe(values)}).\n"
+          f"Not checked here: any other values. The hidden tests that grade {name} compare it with the "
+          f"expected formula at many random points (batches of m = {', '.join(map(str, BATCH_SIZES))} where it "
+          f"depends on the batch), and name the known mistake it matches.")
 
 
 def _explain_value(got, expected, values):
@@ -545,7 +577,7 @@ def _diagnose(got, exp, vg, ve, cases, points, mistakes):
     return lines
 
 
-def check(name, answer, expected, *, mistakes=None, shorthands=True, hint=None, seed=0):
+def check(name, answer, expected, *, mistakes=None, shorthands=True, constants=False, hint=None, seed=0):
     """Check a formula the student typed against the expected one.
 
     Inputs:
@@ -555,12 +587,13 @@ def check(name, answer, expected, *, mistakes=None, shorthands=True, hint=None, 
     - mistakes: optional {description: expression} of known mistakes; when the answer equals
       one, the message says "This is what you get when <description>."
     - shorthands: whether mu_B, sigma2_B and x_hat may appear in the answer
+    - constants: whether a plain number (e.g. 0) is a valid answer
     - hint: optional sentence added to every failure message
     - seed: seed of the random points
     Raises CheckFailed with the answer as LaTeX and what is off; returns None when right.
     """
     __tracebackhide__ = True
-    answer = _read(name, answer, shorthands)
+    answer = _read(name, answer, shorthands, constants)
     got, exp = expand_shorthands(answer), expand_shorthands(_normalize(sp.sympify(expected)))
     if got == exp or _symbolic_zero(got - exp):
         return

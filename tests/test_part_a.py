@@ -51,3 +51,92 @@ def test_written_derivations_are_manually_graded_tasks(notebook):
         after = source.cells[source.cells.index(cell) + 1]
         assert after.cell_type == "markdown" and not nbrun.meta(after)
 
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS)
+def test_visible_tests_check_the_worked_example_and_say_what_they_did_not_check(notebook):
+    """In JupyterLab a student runs only the visible part of a test cell: it must check more than the
+    form (a wrong formula fails on the worked example), and print what it did and did not check."""
+    release = nbrun.release_version(nbrun.load(notebook))
+    for cell in release.cells:
+        m = nbrun.meta(cell)
+        if cell.cell_type != "code" or not m.get("grade") or m.get("solution"):
+            continue
+        uses_formula = "check_form(" in cell.source or "check_example(" in cell.source
+        if uses_formula:
+            assert "check_example(" in cell.source or "Not checked here" in cell.source, (
+                f"{m['grade_id']}: the visible test checks only the form and does not say so")
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS)
+def test_a_wrong_formula_fails_the_visible_test_too(notebook):
+    """The first wrong answer of each formula cell fails the release's (visible) test cell."""
+    import answers
+
+    source = nbrun.load(notebook)
+    release = nbrun.release_version(source)
+    for cell, stub in zip(source.cells, release.cells):  # the reference solutions, visible tests only
+        if nbrun.meta(cell).get("solution"):
+            stub.source = cell.source
+    tested = set()
+    for answer in answers.load(notebook).WRONG:
+        (grade_id, code), = answer.cells.items() if len(answer.cells) == 1 else ((None, None),)
+        if grade_id is None or grade_id in tested or "def " in code:
+            continue
+        tested.add(grade_id)
+        result = nbrun.run(nbrun.with_answers(release, answer.cells))
+        assert result.score < result.max_score, f"'{answer.name}' passes every visible test of {notebook}"
+
+
+HIDDEN_IN_FUNCTIONS = NOTEBOOKS + ["part_c/c2_epsilon.ipynb", "part_c/c4_train_vs_inference.ipynb"]
+
+
+@pytest.mark.parametrize("notebook", HIDDEN_IN_FUNCTIONS)
+def test_hidden_tests_leave_no_names_behind(notebook):
+    """A hidden test runs inside a function that it deletes afterwards: it cannot overwrite a
+    helper of the student's (`_x`, `_expected`, ...)."""
+    import ast
+
+    for cell in nbrun.load(notebook).cells:
+        if "### BEGIN HIDDEN TESTS" not in cell.source:
+            continue
+        block = cell.source.split("### BEGIN HIDDEN TESTS")[1].split("### END HIDDEN TESTS")[0]
+        body = ast.parse(block).body
+        gid = nbrun.grade_id(cell)
+        assert [type(node) for node in body] == [ast.FunctionDef, ast.Expr, ast.Delete], (
+            f"{gid}: the hidden tests should be one function, called, then deleted")
+        name = body[0].name
+        assert ast.unparse(body[1]) == f"{name}()" and ast.unparse(body[2]) == f"del {name}", gid
+        assert name.startswith("_") and "hidden" in name, gid
+
+
+def test_a4_closing_sums_are_what_the_text_says():
+    """sum dL/dx = 0 for every eps; sum x_hat dL/dx = 0 only at eps = 0, of order eps otherwise."""
+    result = nbrun.run(nbrun.load("part_a/a4_backward_derivation.ipynb"))
+    rows = [line.split("|") for line in result.stdout.splitlines() if line.count("|") == 3 and "eps" not in line]
+    table = {float(r[0]): [float(v) for v in r[1:]] for r in rows}
+    assert sorted(table) == [0.0, 0.01, 0.1, 1.0], result.stdout
+    for eps, (sum_dx, sum_xhat_dx, predicted) in table.items():
+        assert abs(sum_dx) < 1e-12, f"sum of dL/dx is {sum_dx} at eps = {eps}"
+        assert sum_xhat_dx == pytest.approx(predicted, rel=1e-3, abs=1e-12)
+        if eps == 0:
+            assert abs(sum_xhat_dx) < 1e-12
+        else:
+            assert abs(sum_xhat_dx) > 1e-4
+    small, large = abs(table[0.01][1]), abs(table[0.1][1])
+    assert 5 < large / small < 12, "of order eps: ten times eps, about ten times the sum"
+
+
+def test_a5_leaves_the_effective_window_to_the_student():
+    """1/(1 - momentum) is Task 3's answer: only the hidden tests and the mark scheme may hold it."""
+    nb = nbrun.load("part_a/a5_running_statistics.ipynb")
+    for index, cell in enumerate(nb.cells):
+        if nbrun.meta(cell).get("solution") or nbrun.meta(cell).get("task"):
+            continue
+        text = cell.source.split("### BEGIN HIDDEN TESTS")[0] + cell.source.split("### END HIDDEN TESTS")[-1] \
+            if "### BEGIN HIDDEN TESTS" in cell.source else cell.source
+        compact = text.replace(" ", "").replace("\\", "")
+        for giveaway in ("1/(1-mom", "1/(1-rho", "1/(1-beta", "1/(1-momentum"):
+            assert giveaway not in compact, f"cell {index} gives the effective window away: {giveaway}"
+    stream = nbrun.run(nbrun.load("part_a/a5_running_statistics.ipynb")).stdout
+    assert "your effective window    10.0 batches" in stream  # computed from effective_window

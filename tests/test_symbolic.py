@@ -7,7 +7,7 @@ import sympy as sp
 from sympy import Rational, Sum, sqrt
 
 from course import symbolic
-from course.symbolic import check, check_form, check_value, equivalent, evaluate, symbols
+from course.symbolic import check, check_example, check_form, check_value, equivalent, evaluate, symbols
 from course.testing import CheckFailed
 
 x, dy, i, j, k, m = symbols("x dy i j k m")
@@ -165,3 +165,35 @@ def test_a_backward_pass_sized_check_is_fast():
 
 def test_check_failed_is_the_course_wide_exception():
     assert symbolic.CheckFailed is CheckFailed and issubclass(CheckFailed, AssertionError)
+
+
+def test_check_example_checks_the_value_and_says_what_it_did_not_check(capsys):
+    check_example("mu_B", MEAN, 3.0, m=3, x=[1, 2, 6])
+    said = capsys.readouterr().out
+    assert "Checked here: mu_B" in said and "m = 3, x = [1, 2, 6]" in said and "Not checked here" in said
+    with pytest.raises(CheckFailed, match=r"times m/\(m - 1\)"):
+        check_example("mu_B", MEAN * m / (m - 1), 3.0, m=3, x=[1, 2, 6])
+    assert "Checked here" not in capsys.readouterr().out
+    with pytest.raises(CheckFailed, match="is a string"):
+        check_example("mu_B", "3", 3.0, m=3, x=[1, 2, 6])
+
+
+def test_a_constant_answer_only_where_allowed():
+    zero = Sum(dy[j], (j, 1, m)) - Sum(dy[i], (i, 1, m))
+    for answer in (0, 0.0, sp.S.Zero, np.float64(0.0), zero):
+        check("answer", answer, sp.Integer(0), constants=True)
+        check_form("answer", answer, constants=True)
+    check_value("answer", 0, 0.0, constants=True, m=2, x=[1, 3])
+    with pytest.raises(CheckFailed, match="plain number"):
+        check("answer", 0, sp.Integer(0))
+    with pytest.raises(CheckFailed, match="This is what you get when no batch norm"):
+        check("answer", Sum(dy[j], (j, 1, m)), sp.Integer(0), constants=True,
+              mistakes={"no batch norm": Sum(dy[j], (j, 1, m))})
+    for answer in ("0", None, True):
+        with pytest.raises(CheckFailed):
+            check("answer", answer, sp.Integer(0), constants=True)
+
+
+def test_rho_is_the_momentum():
+    rho = sp.Symbol("rho")
+    check("answer", rho * running_mean + (1 - rho) * mu_B, momentum * running_mean + (1 - momentum) * mu_B)

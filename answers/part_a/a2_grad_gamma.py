@@ -1,7 +1,7 @@
-"""Answers to A2 (dL/dgamma as a SymPy expression) beside the reference solution."""
+"""Answers to A2 (dL/dgamma and dL/dbeta as SymPy expressions) beside the reference solution."""
 from answers import Answer
 
-CELL = "a2-dgamma"
+CELL, BETA = "a2-dgamma", "a2-dbeta"
 
 WRONG = [
     Answer("dL/dgamma equal to the sum of dy (that is dL/dbeta)", {CELL: """
@@ -22,6 +22,24 @@ WRONG = [
     Answer("j outside the sum", {CELL: """
         dL_dgamma = dy[j] * x_hat[j]
         """}, says="j outside a sum"),
+    Answer("dL/dbeta without the sum over the batch", {BETA: """
+        dL_dbeta = dy[i]
+        """}, says="beta is shared by all m outputs"),
+    Answer("dL/dbeta with x_hat (the gradient of gamma)", {BETA: """
+        dL_dbeta = Sum(dy[j] * x_hat[j], (j, 1, m))
+        """}, says="that is dL/dgamma"),
+    Answer("dL/dbeta with gamma multiplied in", {BETA: """
+        dL_dbeta = gamma * Sum(dy[j], (j, 1, m))
+        """}, says="gamma scales x_hat_i only"),
+    Answer("dL/dbeta averaged over the batch", {BETA: """
+        dL_dbeta = Sum(dy[j], (j, 1, m)) / m
+        """}, says="averaged"),
+    Answer("dL/dbeta as the count of outputs", {BETA: """
+        dL_dbeta = m
+        """}, says="drop the upstream gradients"),
+    Answer("dL/dbeta as the plain number 1", {BETA: """
+        dL_dbeta = 1
+        """}, says="plain number"),
 ]
 
 RIGHT = [
@@ -37,5 +55,11 @@ RIGHT = [
         """}),
     Answer("evaluated Derivative (doit)", {CELL: """
         dL_dgamma = sp.Derivative(Sum(dy[j] * (gamma * x_hat[j] + beta), (j, 1, m)), gamma).doit()
+        """}),
+    Answer("dL/dbeta with dummy index i", {BETA: """
+        dL_dbeta = Sum(dy[i], (i, 1, m))
+        """}),
+    Answer("dL/dbeta through the chain rule, evaluated", {BETA: """
+        dL_dbeta = sp.Derivative(Sum(dy[j] * (gamma * x_hat[j] + beta), (j, 1, m)), beta).doit()
         """}),
 ]

@@ -1,7 +1,8 @@
-"""Answers to A4 (dL/dsigma2, dL/dmu, dL/dx_i as SymPy expressions) beside the reference solution."""
+"""Answers to A4 (dL/dsigma2, dL/dmu, dL/dx_i and the gradient of a bias before batch norm, as SymPy
+expressions) beside the reference solution."""
 from answers import Answer
 
-SIGMA2, MU, DX = "a4-dsigma2", "a4-dmu", "a4-dx"
+SIGMA2, MU, DX, BIAS = "a4-dsigma2", "a4-dmu", "a4-dx", "a4-dbias"
 
 WRONG = [
     Answer("exponent -1/2 instead of -3/2 in dL/dsigma2", {SIGMA2: """
@@ -33,6 +34,18 @@ WRONG = [
         s2 = sp.Symbol("s2")
         dL_dsigma2 = sp.Derivative(Sum(gamma * dy[j] * (x[j] - mu_B) / sqrt(s2 + eps), (j, 1, m)), s2)
         """}, says="unevaluated Derivative"),
+    Answer("bias gradient as if there were no batch norm", {BIAS: """
+        dL_dbias = Sum(dy[j], (j, 1, m))
+        """}, says="batch norm's mean path cancels it"),
+    Answer("bias gradient through the direct path only", {BIAS: """
+        dL_dbias = gamma / sqrt(sigma2_B + eps) * Sum(dy[j], (j, 1, m))
+        """}, says="only the direct path is summed"),
+    Answer("bias gradient without the sum over the batch", {BIAS: """
+        dL_dbias = dL_dx_i
+        """}, says="b is shared by all m inputs"),
+    Answer("bias gradient as the string '0'", {BIAS: """
+        dL_dbias = "0"
+        """}, says="is a string"),
 ]
 
 RIGHT = [
@@ -51,5 +64,15 @@ RIGHT = [
         dL_dx_i = (gamma * dy[i] / s
                    - gamma * (x[i] - mu_B) / (m * s**3) * Sum(dy[j] * (x[j] - mu_B), (j, 1, m))
                    - gamma / (m * s) * Sum(dy[j], (j, 1, m)))
+        """}),
+    Answer("bias gradient simplified by hand to the number 0", {BIAS: """
+        dL_dbias = 0
+        """}),
+    Answer("bias gradient as SymPy's zero", {BIAS: """
+        dL_dbias = sp.S.Zero
+        """}),
+    Answer("bias gradient summed from the tidy form", {BIAS: """
+        dL_dbias = Sum(gamma / (m * sqrt(sigma2_B + eps)) * (m * dy[j] - Sum(dy[i], (i, 1, m))
+                       - x_hat[j] * Sum(dy[i] * x_hat[i], (i, 1, m))), (j, 1, m))
         """}),
 ]

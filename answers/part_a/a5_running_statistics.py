@@ -11,12 +11,24 @@ def tracking_error(estimates, truth):
 WRONG = [
     Answer("EMA weights swapped (PyTorch's momentum)", {FORMULAS: """
         running_mean_new = (1 - momentum) * running_mean + momentum * mu_B
-        running_var_new = (1 - momentum) * running_var + momentum * sigma2_B
+        running_var_new = (1 - momentum) * running_var + momentum * m / (m - 1) * sigma2_B
         """}, says="swapped"),
-    Answer("unbiased variance in the running variance", {FORMULAS: """
+    Answer("biased variance in the running variance (cs231n's choice)", {FORMULAS: """
         running_mean_new = momentum * running_mean + (1 - momentum) * mu_B
+        running_var_new = momentum * running_var + (1 - momentum) * sigma2_B
+        """}, says="the course's running variance uses the unbiased"),
+    Answer("Bessel's correction upside down", {FORMULAS: """
+        running_mean_new = momentum * running_mean + (1 - momentum) * mu_B
+        running_var_new = momentum * running_var + (1 - momentum) * (m - 1) / m * sigma2_B
+        """}, says="upside down"),
+    Answer("PyTorch's momentum with cs231n's variance", {FORMULAS: """
+        running_mean_new = momentum * running_mean + (1 - momentum) * mu_B
+        running_var_new = (1 - momentum) * running_var + momentum * sigma2_B
+        """}, says="PyTorch's momentum (the weight of the new batch) with cs231n's biased"),
+    Answer("the mean corrected by m/(m - 1) as well", {FORMULAS: """
+        running_mean_new = momentum * running_mean + (1 - momentum) * m / (m - 1) * mu_B
         running_var_new = momentum * running_var + (1 - momentum) * m / (m - 1) * sigma2_B
-        """}, says="unbiased"),
+        """}, says="only the variance's estimate is biased"),
     Answer("EMA weight swapped", {WEIGHTS: """
         ema_weight = momentum * (1 - momentum)**k
         effective_window = 1 / (1 - momentum)
@@ -65,11 +77,16 @@ WRONG = [
 RIGHT = [
     Answer("EMA written as old + (1 - momentum)(batch - old)", {FORMULAS: """
         running_mean_new = running_mean + (1 - momentum) * (mu_B - running_mean)
-        running_var_new = running_var - (1 - momentum) * (running_var - sigma2_B)
+        running_var_new = running_var - (1 - momentum) * (running_var - m / (m - 1) * sigma2_B)
+        """}),
+    Answer("EMA typed with a hand-made rho, as in the conventions card", {FORMULAS: """
+        rho = sp.Symbol("rho")
+        running_mean_new = rho * running_mean + (1 - rho) * mu_B
+        running_var_new = rho * running_var + (1 - rho) * Sum((x[j] - mu_B)**2, (j, 1, m)) / (m - 1)
         """}),
     Answer("batch statistics written out from x", {FORMULAS: """
         running_mean_new = momentum * running_mean + (1 - momentum) * Sum(x[j], (j, 1, m)) / m
-        running_var_new = momentum * running_var + (1 - momentum) * (Sum(x[i]**2, (i, 1, m)) / m - (Sum(x[j], (j, 1, m)) / m)**2)
+        running_var_new = momentum * running_var + (1 - momentum) * (Sum(x[i]**2, (i, 1, m)) - (Sum(x[j], (j, 1, m)))**2 / m) / (m - 1)
         """}),
     Answer("weight and window in other forms", {WEIGHTS: """
         ema_weight = momentum**k - momentum**(k + 1)

@@ -52,10 +52,10 @@ WRONG = [
             return ((1 - momentum) * running_mean + momentum * mu,
                     (1 - momentum) * running_var + momentum * var * m / (m - 1))
         """), says="momentum is the weight of the OLD estimate"),
-    Answer("no unbiased correction", _update("""
+    Answer("no unbiased correction (cs231n's running variance)", _update("""
             return (momentum * running_mean + (1 - momentum) * mu,
                     momentum * running_var + (1 - momentum) * var)
-        """), says="m / (m - 1)"),
+        """), says="cs231n's choice"),
     Answer("correction upside down", _update("""
             return (momentum * running_mean + (1 - momentum) * mu,
                     momentum * running_var + (1 - momentum) * var * (m - 1) / m)
