@@ -172,6 +172,7 @@ def sample_class():
         "course/__init__.py": b"",
         "course/testing.py": b"def check_array(*args, **kwargs):\n    pass\n",
         "notes.txt": "Zoë's notes\n".encode(),
+        "conventions.md": b"# Conventions\n",  # handed out with the assignment: not reported
         "b1_forward-Copy1.ipynb": nbformat.writes(stub(b1)).encode(),
         ".ipynb_checkpoints/b1_forward-checkpoint.ipynb": nbformat.writes(stub(b1)).encode(),
     })

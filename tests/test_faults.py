@@ -108,6 +108,7 @@ def test_extra_files_are_reported_and_cannot_shadow_modules(graded_class):  # no
     for name in ("numpy.py", "course/testing.py", "notes.txt", "b1_forward-Copy1.ipynb"):
         assert name in note
     assert ".ipynb_checkpoints" not in note
+    assert "conventions.md" not in note, "a file the assignment hands out is not the student's extra"
 
 
 def test_files_in_submitted_that_are_not_students_are_noted(graded_class):  # noqa: F811

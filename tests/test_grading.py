@@ -31,6 +31,9 @@ def copy_course(target, notebooks=None):
         if notebooks is None or str(relative) in notebooks:
             (target / "source" / relative.parent).mkdir(parents=True, exist_ok=True)
             shutil.copy(path, target / "source" / relative)
+    for path in sorted((ROOT / "source").glob("part_*/*")):  # what an assignment hands out besides
+        if path.suffix != ".ipynb" and (target / "source" / path.parent.name).is_dir():
+            shutil.copy(path, target / "source" / path.relative_to(ROOT / "source"))
     return target
 
 
