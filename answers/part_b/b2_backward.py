@@ -254,6 +254,79 @@ WRONG = [
             dgamma = (dout * x_hat).sum(axis=0, keepdims=True)
             return gamma / (N * np.sqrt(var + eps)) * (N * dout - dbeta - x_hat * dgamma), dgamma, dbeta
         """}, says="keepdims"),
+    Answer("staged backward with eps outside the square root", {CELL: """
+        def batchnorm_backward(dout, cache):
+            x, x_hat, mu, var, gamma, eps = cache
+            N = dout.shape[0]
+            xc = x - mu
+            std = np.sqrt(var) + eps
+            dbeta = dout.sum(axis=0)
+            dgamma = (dout * x_hat).sum(axis=0)
+            dx_hat = dout * gamma
+            dstd = -(dx_hat * xc).sum(axis=0) / std ** 2
+            dvar = dstd * 0.5 / np.sqrt(var)
+            dxc = dx_hat / std + 2.0 * xc * dvar / N
+            return dxc - dxc.sum(axis=0) / N, dgamma, dbeta
+        """}, says="eps is added outside the square root in the backward pass"),
+    Answer("formula leaves eps out", {CELL: """
+        def batchnorm_backward(dout, cache):
+            x, x_hat, mu, var, gamma, eps = cache
+            N = dout.shape[0]
+            dbeta, dgamma = dout.sum(axis=0), (dout * x_hat).sum(axis=0)
+            return gamma / (N * np.sqrt(var)) * (N * dout - dbeta - x_hat * dgamma), dgamma, dbeta
+        """}, says="the factor is 1/sqrt(var), not 1/sqrt(var + eps)"),
+    Answer("dgamma from an x_hat recomputed with eps outside the square root", {CELL: """
+        def batchnorm_backward(dout, cache):
+            x, x_hat, mu, var, gamma, eps = cache
+            N = dout.shape[0]
+            dbeta = dout.sum(axis=0)
+            dgamma = (dout * (x - mu) / (np.sqrt(var) + eps)).sum(axis=0)
+            dx = gamma / (N * np.sqrt(var + eps)) * (N * dout - dbeta - x_hat * (dout * x_hat).sum(axis=0))
+            return dx, dgamma, dbeta
+        """}, says="eps is added outside the square root in x_hat"),
+    Answer("dgamma from an x_hat recomputed with sqrt(var - eps)", {CELL: """
+        def batchnorm_backward(dout, cache):
+            x, x_hat, mu, var, gamma, eps = cache
+            N = dout.shape[0]
+            dbeta = dout.sum(axis=0)
+            dgamma = (dout * (x - mu) / np.sqrt(var - eps)).sum(axis=0)
+            dx = gamma / (N * np.sqrt(var + eps)) * (N * dout - dbeta - x_hat * (dout * x_hat).sum(axis=0))
+            return dx, dgamma, dbeta
+        """}, says="x_hat uses sqrt(var - eps)"),
+    Answer("alt with eps outside the square root", {ALT: """
+        def batchnorm_backward_alt(dout, cache):
+            _, x_hat, _, var, gamma, eps = cache
+            N = dout.shape[0]
+            dbeta, dgamma = dout.sum(axis=0), (dout * x_hat).sum(axis=0)
+            return gamma / (N * (np.sqrt(var) + eps)) * (N * dout - dbeta - x_hat * dgamma), dgamma, dbeta
+        """}, says="outside the square root"),
+    Answer("alt unpacks the cache with x and x_hat swapped", {ALT: """
+        def batchnorm_backward_alt(dout, cache):
+            x_hat, x, mu, var, gamma, eps = cache
+            N = dout.shape[0]
+            dbeta, dgamma = dout.sum(axis=0), (dout * x_hat).sum(axis=0)
+            return gamma / (N * np.sqrt(var + eps)) * (N * dout - dbeta - x_hat * dgamma), dgamma, dbeta
+        """}, says="x and x_hat are swapped"),
+    Answer("alt adds the term through the variance", {ALT: """
+        def batchnorm_backward_alt(dout, cache):
+            _, x_hat, _, var, gamma, eps = cache
+            N = dout.shape[0]
+            dbeta, dgamma = dout.sum(axis=0), (dout * x_hat).sum(axis=0)
+            return gamma / (N * np.sqrt(var + eps)) * (N * dout - dbeta + x_hat * dgamma), dgamma, dbeta
+        """}, says="sign of the term through the variance"),
+    Answer("staged backward unpacks the cache with mu and var swapped", {CELL: """
+        def batchnorm_backward(dout, cache):
+            x, x_hat, var, mu, gamma, eps = cache
+            N = dout.shape[0]
+            xc = x - mu
+            inv_std = 1.0 / np.sqrt(var + eps)
+            dbeta = dout.sum(axis=0)
+            dgamma = (dout * x_hat).sum(axis=0)
+            dx_hat = dout * gamma
+            dvar = -0.5 * inv_std ** 3 * (dx_hat * xc).sum(axis=0)
+            dxc = dx_hat * inv_std + 2.0 * xc * dvar / N
+            return dxc - dxc.sum(axis=0) / N, dgamma, dbeta
+        """}, says="mu and var are swapped"),
     Answer("forward pasted from B1 with the variance's ddof=1", {FORWARD: """
         def batchnorm_forward(x, gamma, beta, eps=1e-5):
             mu = x.mean(axis=0)

@@ -236,6 +236,88 @@ WRONG = [
         return self.gamma * self.inv_std * (dout - dout.mean(axis=axes, keepdims=True)
                                             - x_hat * (dout * x_hat).mean(axis=axes, keepdims=True))
 """), says="gamma is taken out of the sums"),
+    Answer("staged backward with eps outside the square root", _layer(forward="""
+    def forward(self, x):
+        axes = tuple(range(x.ndim - len(self.normalized_shape), x.ndim))
+        self.xc = x - x.mean(axis=axes, keepdims=True)
+        self.var = x.var(axis=axes, keepdims=True)
+        self.x_hat = self.xc / np.sqrt(self.var + self.eps)
+        self.axes = axes
+        return self.gamma * self.x_hat + self.beta
+""", backward="""
+    def backward(self, dout):
+        axes, xc = self.axes, self.xc
+        M = int(np.prod(self.normalized_shape))
+        leading = tuple(range(dout.ndim - len(axes)))
+        self.dbeta = dout.sum(axis=leading)
+        self.dgamma = (dout * self.x_hat).sum(axis=leading)
+        std = np.sqrt(self.var) + self.eps
+        g = dout * self.gamma
+        dvar = -(g * xc).sum(axis=axes, keepdims=True) / std ** 2 * 0.5 / np.sqrt(self.var)
+        dxc = g / std + 2.0 * xc * dvar / M
+        return dxc - dxc.mean(axis=axes, keepdims=True)
+"""),
+           says="eps is added outside the square root in the backward pass"),
+    Answer("staged backward with sqrt(var - eps)", _layer(forward="""
+    def forward(self, x):
+        axes = tuple(range(x.ndim - len(self.normalized_shape), x.ndim))
+        self.xc = x - x.mean(axis=axes, keepdims=True)
+        self.var = x.var(axis=axes, keepdims=True)
+        self.x_hat = self.xc / np.sqrt(self.var + self.eps)
+        self.axes = axes
+        return self.gamma * self.x_hat + self.beta
+""", backward="""
+    def backward(self, dout):
+        axes, xc = self.axes, self.xc
+        M = int(np.prod(self.normalized_shape))
+        leading = tuple(range(dout.ndim - len(axes)))
+        self.dbeta = dout.sum(axis=leading)
+        self.dgamma = (dout * self.x_hat).sum(axis=leading)
+        std = np.sqrt(self.var - self.eps)
+        g = dout * self.gamma
+        dvar = -(g * xc).sum(axis=axes, keepdims=True) / std ** 2 * 0.5 / std
+        dxc = g / std + 2.0 * xc * dvar / M
+        return dxc - dxc.mean(axis=axes, keepdims=True)
+"""),
+           says="the backward pass uses sqrt(var - eps)"),
+    Answer("backward formula leaves eps out", _layer(forward="""
+    def forward(self, x):
+        axes = tuple(range(x.ndim - len(self.normalized_shape), x.ndim))
+        self.xc = x - x.mean(axis=axes, keepdims=True)
+        self.var = x.var(axis=axes, keepdims=True)
+        self.x_hat = self.xc / np.sqrt(self.var + self.eps)
+        self.axes = axes
+        return self.gamma * self.x_hat + self.beta
+""", backward="""
+    def backward(self, dout):
+        axes, x_hat = self.axes, self.x_hat
+        leading = tuple(range(dout.ndim - len(axes)))
+        self.dbeta = dout.sum(axis=leading)
+        self.dgamma = (dout * x_hat).sum(axis=leading)
+        g = dout * self.gamma
+        return (g - g.mean(axis=axes, keepdims=True)
+                - x_hat * (g * x_hat).mean(axis=axes, keepdims=True)) / np.sqrt(self.var)
+"""),
+           says="the factor is 1/sqrt(var), not 1/sqrt(var + eps)"),
+    Answer("dx with the wrong sign", _layer(forward="""
+    def forward(self, x):
+        axes = tuple(range(x.ndim - len(self.normalized_shape), x.ndim))
+        self.xc = x - x.mean(axis=axes, keepdims=True)
+        self.var = x.var(axis=axes, keepdims=True)
+        self.x_hat = self.xc / np.sqrt(self.var + self.eps)
+        self.axes = axes
+        return self.gamma * self.x_hat + self.beta
+""", backward="""
+    def backward(self, dout):
+        axes, x_hat = self.axes, self.x_hat
+        leading = tuple(range(dout.ndim - len(axes)))
+        self.dbeta = dout.sum(axis=leading)
+        self.dgamma = (dout * x_hat).sum(axis=leading)
+        g = dout * self.gamma
+        return -(g - g.mean(axis=axes, keepdims=True)
+                - x_hat * (g * x_hat).mean(axis=axes, keepdims=True)) / np.sqrt(self.var + self.eps)
+"""),
+           says="wrong sign"),
     Answer("parameters fixed at construction (ignores later changes to gamma and beta)", _layer(init="""
     def __init__(self, normalized_shape, eps=1e-5):
         if isinstance(normalized_shape, int):
