@@ -469,7 +469,9 @@ def notebook_rules(source_nb):
                     modules |= {(a.asname or a.name).split(".")[0] for a in node.names}
         _, tree = _python_source("\n".join(secret))
         if tree is not None:
-            hidden |= {n for n in _bound_names(tree) | {a.arg for a in ast.walk(tree) if isinstance(a, ast.arg)}
+            # every name the hidden tests bind, the locals of their functions included: the hidden
+            # checks run inside a function, and student code that names one of them is still flagged
+            hidden |= {n for n in _all_bound(tree)
                        if n.startswith("_") and not n.startswith("__") and n != "_"}
     return NotebookRules(locked, protected, imports, hidden, modules, course_code)
 

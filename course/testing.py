@@ -11,6 +11,7 @@ a solution cell that later rebinds `np.allclose` or `isinstance`, or returns an 
 `==` is always true, does not fool them.
 """
 import builtins
+import contextlib
 import math
 
 import numpy as np
@@ -44,6 +45,7 @@ __all__ = [
     "check_unchanged",
     "check_callable",
     "compare",
+    "case",
 ]
 
 
@@ -103,7 +105,7 @@ def check_callable(name, value):
 
 
 def check_array(name, got, expected, *, rtol=1e-7, atol=1e-10, dtype=np.float64,
-                mistakes=None, hint=None):
+                mistakes=None, hint=None, reshape=False, close=None):
     """Check an array the student computed against the expected one.
 
     Inputs:
@@ -115,6 +117,11 @@ def check_array(name, got, expected, *, rtol=1e-7, atol=1e-10, dtype=np.float64,
     - mistakes: optional {description: array} of what known mistakes produce; when `got`
       matches one, the message names it ("... matches what you get when <description>")
     - hint: optional sentence added to every failure message
+    - reshape: when `got` has the expected number of entries but another shape, compare its
+      values after reshaping it to the expected shape (for a test of values whose shape another
+      test checks: a shape mistake then costs only that test); failures say so
+    - close: optional (rtol, sentence): when the values are wrong but all within this looser
+      relative tolerance and no known mistake matches, the message adds the sentence
     Raises CheckFailed, naming the first thing that is wrong: type, shape, dtype, NaN/inf,
     then values (largest difference and where).
     """
@@ -127,6 +134,11 @@ def check_array(name, got, expected, *, rtol=1e-7, atol=1e-10, dtype=np.float64,
         kind = _type(got).__name__
         _fail([f"{name} should be a NumPy array (np.ndarray); got a {kind}."],
               hint or "Build it with NumPy operations on arrays, e.g. x.mean(axis=0).")
+    note = None
+    if reshape and got.shape != expected.shape and got.size == expected.size:
+        note = (f"  (Your {name} has shape {got.shape}; its values were compared after reshaping it to "
+                f"{expected.shape}. The shape is checked by another test.)")
+        got = got.reshape(expected.shape)
     if got.shape != expected.shape:
         lines = [f"{name} has shape {got.shape}; expected {expected.shape}."]
         if got.size == expected.size:
@@ -161,6 +173,7 @@ def check_array(name, got, expected, *, rtol=1e-7, atol=1e-10, dtype=np.float64,
             f"  the largest difference is at {_where(index)}: "
             f"expected {_fmt(expected[index])}, got {_fmt(values[index])}.",
         ]
+        matched = False
         for description, value in (mistakes or {}).items():
             candidate = _as_float_array(value)
             with _errstate(invalid="ignore"):
@@ -168,7 +181,12 @@ def check_array(name, got, expected, *, rtol=1e-7, atol=1e-10, dtype=np.float64,
                     _abs(values - candidate) <= atol + rtol * _abs(candidate)).all()
             if matches:
                 lines.append(f"  Your {name} matches what you get when {description}.")
+                matched = True
                 break
+        if close is not None and not matched and (diff <= atol + close[0] * _abs(expected)).all():
+            lines.append(f"  Every entry is within a relative {close[0]:.0e} of the expected value: {close[1]}")
+        if note:
+            lines.append(note)
         _fail(lines, hint)
 
 
@@ -217,3 +235,26 @@ def compare(name, ours, reference):
     difference = float(np.max(np.abs(ours - reference))) if ours.size else 0.0
     print(f"{name:15s} | exact: {str(exact):5s} | approximate: {str(approximate):5s} "
           f"| max difference: {difference:.2g}")
+
+
+@contextlib.contextmanager
+def case(description):
+    """Run the checks of one test case so that any failure names the case.
+
+    >>> with case("x of shape (3, 4, 6), normalized_shape (4, 6)"):
+    ...     out = layer.forward(x)
+    ...     check_array("out", out, expected)
+
+    A failing check gets the case in front of its message; an exception raised by the student's
+    code (a ValueError from unpacking a shape, an assert without a message, ...) becomes a
+    CheckFailed that names the case and the exception, instead of a bare traceback.
+    """
+    __tracebackhide__ = True
+    try:
+        yield
+    except CheckFailed as failure:
+        raise CheckFailed(f"For {description}: {failure}") from None
+    except Exception as error:  # noqa: BLE001 - any error of the student's code is reported
+        detail = str(error) or "(no message)"
+        raise CheckFailed(f"For {description}, your code raised {_type(error).__name__}: {detail}\n"
+                          "Hint: run this case yourself, with an input of this shape.") from None

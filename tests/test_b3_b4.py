@@ -72,3 +72,13 @@ def test_b3_hidden_checker_tests_use_their_own_batch_norm():
     for grade_id in ("b3-test-centered", "b3-test-relerr", "b3-test-checker"):
         cell = next(c for c in result.cells if c.grade_id == grade_id)
         assert cell.score == cell.max_points, f"{grade_id}: {cell.error}"
+
+
+def test_b3_the_paste_cell_left_as_released_costs_only_the_report():
+    """The checker's defaults are looked up when it is called: an empty paste cell costs only Test 2."""
+    source = nbrun.load(B3)
+    stub = nbrun.release_answers(source)["b3-batchnorm"]
+    result = nbrun.run(nbrun.with_answers(source, {"b3-batchnorm": stub}))
+    lost = {c.grade_id: c for c in result.cells if c.score < c.max_points}
+    assert set(lost) == {"b3-test-report"}, result.messages()
+    assert "paste them into the cell at the top" in lost["b3-test-report"].error

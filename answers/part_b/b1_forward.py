@@ -137,6 +137,18 @@ RIGHT = [
             out = x_hat * gamma + beta
             return out, (x, x_hat, mu, var, gamma, eps)
         """}),
+    Answer("module-level helpers named like old hidden-test names (_mu, _var)", {CELL: """
+        def _mu(x):
+            return x.sum(axis=0) / x.shape[0]
+
+        def _var(x):
+            return ((x - _mu(x)) ** 2).sum(axis=0) / x.shape[0]
+
+        def batchnorm_forward(x, gamma, beta, eps=1e-5):
+            mu, var = _mu(x), _var(x)
+            x_hat = (x - mu) / np.sqrt(var + eps)
+            return gamma * x_hat + beta, (x, x_hat, mu, var, gamma, eps)
+        """}),
     Answer("a loop over features", {CELL: """
         def batchnorm_forward(x, gamma, beta, eps=1e-5):
             N, D = x.shape

@@ -58,7 +58,7 @@ WRONG = [
             dxc = dx_hat * inv_std + 2.0 * xc * dvar / N
             dx = dxc - dxc.sum(axis=0) / N
             return dx, dgamma, dbeta
-        """}, says="sign of dvar"),
+        """}, says="sign of the term through the variance"),
     Answer("dx with the wrong sign", {CELL: """
         def batchnorm_backward(dout, cache):
             x, x_hat, mu, var, gamma, eps = cache
@@ -160,6 +160,173 @@ WRONG = [
             dx = gamma * inv_std / N * (N * dout - dbeta - x_hat * dgamma)
             return dx, dgamma, dbeta
         """}, says="(1, D)"),
+    Answer("staged backward leaves eps out (forward and backward disagree)", {CELL: """
+        def batchnorm_backward(dout, cache):
+            x, x_hat, mu, var, gamma, eps = cache
+            N = dout.shape[0]
+            xc = x - mu
+            inv_std = 1.0 / np.sqrt(var)
+            dbeta = dout.sum(axis=0)
+            dgamma = (dout * x_hat).sum(axis=0)
+            dx_hat = dout * gamma
+            dvar = -0.5 * inv_std ** 3 * (dx_hat * xc).sum(axis=0)
+            dxc = dx_hat * inv_std + 2.0 * xc * dvar / N
+            return dxc - dxc.sum(axis=0) / N, dgamma, dbeta
+        """}, says="eps is left out"),
+    Answer("formula with eps outside the square root", {CELL: """
+        def batchnorm_backward(dout, cache):
+            x, x_hat, mu, var, gamma, eps = cache
+            N = dout.shape[0]
+            dbeta = dout.sum(axis=0)
+            dgamma = (dout * x_hat).sum(axis=0)
+            dx = gamma / (N * (np.sqrt(var) + eps)) * (N * dout - dbeta - x_hat * dgamma)
+            return dx, dgamma, dbeta
+        """}, says="outside the square root"),
+    Answer("staged backward with sqrt(var - eps)", {CELL: """
+        def batchnorm_backward(dout, cache):
+            x, x_hat, mu, var, gamma, eps = cache
+            N = dout.shape[0]
+            xc = x - mu
+            std = np.sqrt(var - eps)
+            dbeta = dout.sum(axis=0)
+            dgamma = (dout * x_hat).sum(axis=0)
+            dx_hat = dout * gamma
+            dstd = -(dx_hat * xc).sum(axis=0) / std ** 2
+            dvar = dstd / (2 * std)
+            dxc = dx_hat / std + 2.0 * xc * dvar / N
+            return dxc - dxc.sum(axis=0) / N, dgamma, dbeta
+        """}, says="sqrt(var - eps)"),
+    Answer("dgamma from an x_hat recomputed without eps", {CELL: """
+        def batchnorm_backward(dout, cache):
+            x, x_hat, mu, var, gamma, eps = cache
+            N = dout.shape[0]
+            dbeta = dout.sum(axis=0)
+            dgamma = (dout * (x - mu) / np.sqrt(var)).sum(axis=0)
+            dx = gamma / (N * np.sqrt(var + eps)) * (N * dout - dbeta - x_hat * (dout * x_hat).sum(axis=0))
+            return dx, dgamma, dbeta
+        """}, says="eps is left out of x_hat"),
+    Answer("cache unpacked with x and x_hat swapped", {CELL: """
+        def batchnorm_backward(dout, cache):
+            x_hat, x, mu, var, gamma, eps = cache
+            N = dout.shape[0]
+            xc = x - mu
+            inv_std = 1.0 / np.sqrt(var + eps)
+            dbeta = dout.sum(axis=0)
+            dgamma = (dout * x_hat).sum(axis=0)
+            dx_hat = dout * gamma
+            dvar = -0.5 * inv_std ** 3 * (dx_hat * xc).sum(axis=0)
+            dxc = dx_hat * inv_std + 2.0 * xc * dvar / N
+            return dxc - dxc.sum(axis=0) / N, dgamma, dbeta
+        """}, says="x and x_hat are swapped"),
+    Answer("alt leaves eps out", {ALT: """
+        def batchnorm_backward_alt(dout, cache):
+            _, x_hat, _, var, gamma, eps = cache
+            N = dout.shape[0]
+            dbeta, dgamma = dout.sum(axis=0), (dout * x_hat).sum(axis=0)
+            return gamma / (N * np.sqrt(var)) * (N * dout - dbeta - x_hat * dgamma), dgamma, dbeta
+        """}, says="eps is left out"),
+    Answer("alt with sqrt(var - eps)", {ALT: """
+        def batchnorm_backward_alt(dout, cache):
+            _, x_hat, _, var, gamma, eps = cache
+            N = dout.shape[0]
+            dbeta, dgamma = dout.sum(axis=0), (dout * x_hat).sum(axis=0)
+            return gamma / (N * np.sqrt(var - eps)) * (N * dout - dbeta - x_hat * dgamma), dgamma, dbeta
+        """}, says="sqrt(var - eps)"),
+    Answer("alt unpacks the cache with mu and var swapped", {ALT: """
+        def batchnorm_backward_alt(dout, cache):
+            x, x_hat, var, mu, gamma, eps = cache
+            N = dout.shape[0]
+            dbeta, dgamma = dout.sum(axis=0), (dout * x_hat).sum(axis=0)
+            return gamma / (N * np.sqrt(var + eps)) * (N * dout - dbeta - x_hat * dgamma), dgamma, dbeta
+        """}, says="mu and var are swapped"),
+    Answer("alt adds the term through the mean", {ALT: """
+        def batchnorm_backward_alt(dout, cache):
+            _, x_hat, _, var, gamma, eps = cache
+            N = dout.shape[0]
+            dbeta, dgamma = dout.sum(axis=0), (dout * x_hat).sum(axis=0)
+            return gamma / (N * np.sqrt(var + eps)) * (N * dout + dbeta - x_hat * dgamma), dgamma, dbeta
+        """}, says="sign of the term through the mean"),
+    Answer("alt keeps dgamma and dbeta of shape (1, D)", {ALT: """
+        def batchnorm_backward_alt(dout, cache):
+            _, x_hat, _, var, gamma, eps = cache
+            N = dout.shape[0]
+            dbeta = dout.sum(axis=0, keepdims=True)
+            dgamma = (dout * x_hat).sum(axis=0, keepdims=True)
+            return gamma / (N * np.sqrt(var + eps)) * (N * dout - dbeta - x_hat * dgamma), dgamma, dbeta
+        """}, says="keepdims"),
+    Answer("staged backward with eps outside the square root", {CELL: """
+        def batchnorm_backward(dout, cache):
+            x, x_hat, mu, var, gamma, eps = cache
+            N = dout.shape[0]
+            xc = x - mu
+            std = np.sqrt(var) + eps
+            dbeta = dout.sum(axis=0)
+            dgamma = (dout * x_hat).sum(axis=0)
+            dx_hat = dout * gamma
+            dstd = -(dx_hat * xc).sum(axis=0) / std ** 2
+            dvar = dstd * 0.5 / np.sqrt(var)
+            dxc = dx_hat / std + 2.0 * xc * dvar / N
+            return dxc - dxc.sum(axis=0) / N, dgamma, dbeta
+        """}, says="eps is added outside the square root in the backward pass"),
+    Answer("formula leaves eps out", {CELL: """
+        def batchnorm_backward(dout, cache):
+            x, x_hat, mu, var, gamma, eps = cache
+            N = dout.shape[0]
+            dbeta, dgamma = dout.sum(axis=0), (dout * x_hat).sum(axis=0)
+            return gamma / (N * np.sqrt(var)) * (N * dout - dbeta - x_hat * dgamma), dgamma, dbeta
+        """}, says="the factor is 1/sqrt(var), not 1/sqrt(var + eps)"),
+    Answer("dgamma from an x_hat recomputed with eps outside the square root", {CELL: """
+        def batchnorm_backward(dout, cache):
+            x, x_hat, mu, var, gamma, eps = cache
+            N = dout.shape[0]
+            dbeta = dout.sum(axis=0)
+            dgamma = (dout * (x - mu) / (np.sqrt(var) + eps)).sum(axis=0)
+            dx = gamma / (N * np.sqrt(var + eps)) * (N * dout - dbeta - x_hat * (dout * x_hat).sum(axis=0))
+            return dx, dgamma, dbeta
+        """}, says="eps is added outside the square root in x_hat"),
+    Answer("dgamma from an x_hat recomputed with sqrt(var - eps)", {CELL: """
+        def batchnorm_backward(dout, cache):
+            x, x_hat, mu, var, gamma, eps = cache
+            N = dout.shape[0]
+            dbeta = dout.sum(axis=0)
+            dgamma = (dout * (x - mu) / np.sqrt(var - eps)).sum(axis=0)
+            dx = gamma / (N * np.sqrt(var + eps)) * (N * dout - dbeta - x_hat * (dout * x_hat).sum(axis=0))
+            return dx, dgamma, dbeta
+        """}, says="x_hat uses sqrt(var - eps)"),
+    Answer("alt with eps outside the square root", {ALT: """
+        def batchnorm_backward_alt(dout, cache):
+            _, x_hat, _, var, gamma, eps = cache
+            N = dout.shape[0]
+            dbeta, dgamma = dout.sum(axis=0), (dout * x_hat).sum(axis=0)
+            return gamma / (N * (np.sqrt(var) + eps)) * (N * dout - dbeta - x_hat * dgamma), dgamma, dbeta
+        """}, says="outside the square root"),
+    Answer("alt unpacks the cache with x and x_hat swapped", {ALT: """
+        def batchnorm_backward_alt(dout, cache):
+            x_hat, x, mu, var, gamma, eps = cache
+            N = dout.shape[0]
+            dbeta, dgamma = dout.sum(axis=0), (dout * x_hat).sum(axis=0)
+            return gamma / (N * np.sqrt(var + eps)) * (N * dout - dbeta - x_hat * dgamma), dgamma, dbeta
+        """}, says="x and x_hat are swapped"),
+    Answer("alt adds the term through the variance", {ALT: """
+        def batchnorm_backward_alt(dout, cache):
+            _, x_hat, _, var, gamma, eps = cache
+            N = dout.shape[0]
+            dbeta, dgamma = dout.sum(axis=0), (dout * x_hat).sum(axis=0)
+            return gamma / (N * np.sqrt(var + eps)) * (N * dout - dbeta + x_hat * dgamma), dgamma, dbeta
+        """}, says="sign of the term through the variance"),
+    Answer("staged backward unpacks the cache with mu and var swapped", {CELL: """
+        def batchnorm_backward(dout, cache):
+            x, x_hat, var, mu, gamma, eps = cache
+            N = dout.shape[0]
+            xc = x - mu
+            inv_std = 1.0 / np.sqrt(var + eps)
+            dbeta = dout.sum(axis=0)
+            dgamma = (dout * x_hat).sum(axis=0)
+            dx_hat = dout * gamma
+            dvar = -0.5 * inv_std ** 3 * (dx_hat * xc).sum(axis=0)
+            dxc = dx_hat * inv_std + 2.0 * xc * dvar / N
+            return dxc - dxc.sum(axis=0) / N, dgamma, dbeta
+        """}, says="mu and var are swapped"),
     Answer("forward pasted from B1 with the variance's ddof=1", {FORWARD: """
         def batchnorm_forward(x, gamma, beta, eps=1e-5):
             mu = x.mean(axis=0)
@@ -188,7 +355,7 @@ WRONG = [
             dbeta = dout.sum(axis=0)
             dx = (1 / N) * gamma / np.sqrt(var + eps) * (N * dout - dbeta - x_hat * dgamma)
             return dx, dgamma, dbeta
-        """}, says="wrong values"),
+        """}, says="N-1 instead of N"),
 ]
 
 RIGHT = [
@@ -261,6 +428,25 @@ RIGHT = [
             dbeta = np.einsum("ij->j", dout)
             dx = (gamma / (N * np.sqrt(var + eps))) * (N * dout - dbeta - x_hat * dgamma)
             return dx, dgamma, dbeta
+        """}),
+    Answer("alt computed with (1, D) keepdims sums, returned as (D,)", {ALT: """
+        def batchnorm_backward_alt(dout, cache):
+            _, x_hat, _, var, gamma, eps = cache
+            N = dout.shape[0]
+            dbeta = dout.sum(axis=0, keepdims=True)
+            dgamma = (dout * x_hat).sum(axis=0, keepdims=True)
+            dx = gamma / (N * np.sqrt(var + eps)) * (N * dout - dbeta - x_hat * dgamma)
+            return dx, dgamma.ravel(), dbeta.ravel()
+        """}),
+    Answer("a module-level helper named like an old hidden-test name (_m)", {CELL: """
+        def _m(a):  # mean over the batch, kept as a row
+            return a.mean(axis=0, keepdims=True)
+
+        def batchnorm_backward(dout, cache):
+            x, x_hat, mu, var, gamma, eps = cache
+            g = dout * gamma
+            dx = (g - _m(g) - x_hat * _m(g * x_hat)) / np.sqrt(var + eps)
+            return dx, (dout * x_hat).sum(axis=0), dout.sum(axis=0)
         """}),
     Answer("a forward pass written with a loop", {FORWARD: LOOP_FORWARD}),
 ]

@@ -10,12 +10,21 @@ CHECKER = "b3-checker"
 
 # The header of the checker cell, kept by the release; each checker answer below completes it.
 _HEAD = """
-def check_batchnorm_gradient(forward=batchnorm_forward, backward=batchnorm_backward, N=4, D=5, h=1e-5, seed=0):
+def check_batchnorm_gradient(forward=None, backward=None, N=4, D=5, h=1e-5, seed=0):
+    forward = batchnorm_forward if forward is None else forward
+    backward = batchnorm_backward if backward is None else backward
 """
 
 _REPORT = """
     for name, error in errors.items():
         print(f"{name}: {error:.2e}")
+    return errors
+"""
+
+# a report with the largest difference, for checkers that keep their `analytic` and `numerical` gradients
+_REPORT_DIFF = """
+    for name, error in errors.items():
+        print(f"{name}: {error:.2e}, max |difference| {np.max(np.abs(analytic[name] - numerical[name])):.2e}")
     return errors
 """
 
@@ -51,12 +60,12 @@ WRONG = [
                 grad[k] = np.sum((f(a) - f0) * dout) / 1e-3
                 a[k] = old
             return grad
-        errors = {
-            "dx": relative_error(dx, one_sided(lambda a: forward(a, gamma, beta)[0], x)),
-            "dgamma": relative_error(dgamma, one_sided(lambda a: forward(x, a, beta)[0], gamma)),
-            "dbeta": relative_error(dbeta, one_sided(lambda a: forward(x, gamma, a)[0], beta)),
-        }
-    """), says="should be <= 1e-7"),
+        analytic = {"dx": dx, "dgamma": dgamma, "dbeta": dbeta}
+        numerical = {"dx": one_sided(lambda a: forward(a, gamma, beta)[0], x),
+                     "dgamma": one_sided(lambda a: forward(x, a, beta)[0], gamma),
+                     "dbeta": one_sided(lambda a: forward(x, gamma, a)[0], beta)}
+        errors = {name: relative_error(analytic[name], numerical[name]) for name in analytic}
+    """, report=_REPORT_DIFF), says="should be <= 1e-7"),
     Answer("checker compares the analytic gradient with itself", _checker(draw=True, body="""
         errors = {"dx": relative_error(dx, dx), "dgamma": relative_error(dgamma, dgamma),
                   "dbeta": relative_error(dbeta, dbeta)}
@@ -133,12 +142,12 @@ WRONG = [
         dout = np.ones((N, D))
         _, cache = forward(x, gamma, beta)
         dx, dgamma, dbeta = backward(dout, cache)
-        errors = {
-            "dx": relative_error(dx, centered_difference_gradient(lambda a: forward(a, gamma, beta)[0], x, dout, h)),
-            "dgamma": relative_error(dgamma, centered_difference_gradient(lambda a: forward(x, a, beta)[0], gamma, dout, h)),
-            "dbeta": relative_error(dbeta, centered_difference_gradient(lambda a: forward(x, gamma, a)[0], beta, dout, h)),
-        }
-    """), says="random dout"),
+        analytic = {"dx": dx, "dgamma": dgamma, "dbeta": dbeta}
+        numerical = {"dx": centered_difference_gradient(lambda a: forward(a, gamma, beta)[0], x, dout, h),
+                     "dgamma": centered_difference_gradient(lambda a: forward(x, a, beta)[0], gamma, dout, h),
+                     "dbeta": centered_difference_gradient(lambda a: forward(x, gamma, a)[0], beta, dout, h)}
+        errors = {name: relative_error(analytic[name], numerical[name]) for name in analytic}
+    """, report=_REPORT_DIFF), says="random dout"),
     Answer("checker calls the global batch norm instead of its arguments", _checker("""
         rng = np.random.default_rng(seed)
         x = 12.0 + 5.0 * rng.normal(size=(N, D))
@@ -176,6 +185,23 @@ WRONG = [
         print(errors)
         return errors["dx"], errors["dgamma"], errors["dbeta"]
     """, report=""), says="should return a dict"),
+    Answer("checker reports only the relative errors, not the largest difference", _checker(draw=True, body="""
+        errors = {
+            "dx": relative_error(dx, centered_difference_gradient(lambda a: forward(a, gamma, beta)[0], x, dout, h)),
+            "dgamma": relative_error(dgamma, centered_difference_gradient(lambda a: forward(x, a, beta)[0], gamma, dout, h)),
+            "dbeta": relative_error(dbeta, centered_difference_gradient(lambda a: forward(x, gamma, a)[0], beta, dout, h)),
+        }
+    """), says="largest absolute difference"),
+    Answer("checker that reports the relative error as the difference", _checker(draw=True, body="""
+        errors = {
+            "dx": relative_error(dx, centered_difference_gradient(lambda a: forward(a, gamma, beta)[0], x, dout, h)),
+            "dgamma": relative_error(dgamma, centered_difference_gradient(lambda a: forward(x, a, beta)[0], gamma, dout, h)),
+            "dbeta": relative_error(dbeta, centered_difference_gradient(lambda a: forward(x, gamma, a)[0], beta, dout, h)),
+        }
+        for name, error in errors.items():
+            print(f"{name}: relative error {error:.2e}, max difference {error:.2e}")
+        return errors
+    """, report=""), says="largest absolute difference"),
     Answer("relative error is the absolute difference", {RELERR: """
         def relative_error(a, b):
             return float(np.max(np.abs(np.asarray(a) - np.asarray(b))))
@@ -261,11 +287,34 @@ RIGHT = [
         dx, dgamma, dbeta = backward(dout, forward(x, gamma, beta)[1])
         errors = dict(dx=relative_error(dx, num_dx), dgamma=relative_error(dgamma, num_dgamma),
                       dbeta=relative_error(dbeta, num_dbeta))
-        print("gradient | rel. error")
-        for name in errors:
-            print(f"{name:8s} | {errors[name]:.3e}", "(ok)" if errors[name] < 1e-7 else "(CHECK YOUR BACKWARD)")
+        print("gradient | rel. error | max abs. diff")
+        for name, a, n in (("dx", dx, num_dx), ("dgamma", dgamma, num_dgamma), ("dbeta", dbeta, num_dbeta)):
+            print(f"{name:8s} | {errors[name]:.3e}  | {np.abs(a - n).max():.3e}",
+                  "(ok)" if errors[name] < 1e-7 else "(CHECK YOUR BACKWARD)")
         return errors
     """, report="")),
+    Answer("checker with a module-level helper named like an old hidden-test name (_errors)", {CHECKER: """
+        def _errors(analytic, numerical):
+            return {key: relative_error(analytic[key], numerical[key]) for key in analytic}
+
+        def check_batchnorm_gradient(forward=None, backward=None, N=4, D=5, h=1e-5, seed=0):
+            forward = batchnorm_forward if forward is None else forward
+            backward = batchnorm_backward if backward is None else backward
+            rng = np.random.default_rng(seed)
+            x = 12.0 + 5.0 * rng.normal(size=(N, D))
+            gamma, beta, dout = rng.normal(size=D), rng.normal(size=D), rng.normal(size=(N, D))
+            dx, dgamma, dbeta = backward(dout, forward(x, gamma, beta)[1])
+            analytic = {"dx": dx, "dgamma": dgamma, "dbeta": dbeta}
+            numerical = {
+                "dx": centered_difference_gradient(lambda a: forward(a, gamma, beta)[0], x, dout, h),
+                "dgamma": centered_difference_gradient(lambda a: forward(x, a, beta)[0], gamma, dout, h),
+                "dbeta": centered_difference_gradient(lambda a: forward(x, gamma, a)[0], beta, dout, h),
+            }
+            errors = _errors(analytic, numerical)
+            for key in errors:
+                print(key, "relative error", errors[key], "max difference", np.max(np.abs(analytic[key] - numerical[key])))
+            return errors
+        """}),
     Answer("paste: keepdims statistics and the one-line backward", {PASTE: """
         def batchnorm_forward(x, gamma, beta, eps=1e-5):
             mu = x.mean(axis=0, keepdims=True)

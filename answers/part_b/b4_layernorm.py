@@ -140,6 +140,184 @@ WRONG = [
         self.axes = axes
         return self.gamma * self.x_hat + self.beta
 """), says="modified its input x in place"),
+    Answer("2-D only: unpacks N, D = x.shape", _layer(forward="""
+    def forward(self, x):
+        N, D = x.shape
+        mu = x.mean(axis=1, keepdims=True)
+        var = x.var(axis=1, keepdims=True)
+        self.inv_std = 1.0 / np.sqrt(var + self.eps)
+        self.x_hat = (x - mu) * self.inv_std
+        self.axes = (1,)
+        return self.gamma * self.x_hat + self.beta
+"""), says="x of shape (2, 3, 4), normalized_shape 4, your code raised ValueError"),
+    Answer("2-D only: batch norm of the transpose with transpose(1, 0)", _layer(forward="""
+    def forward(self, x):
+        xt = x.transpose(1, 0)
+        mu = xt.mean(axis=0)
+        var = xt.var(axis=0)
+        self.inv_std = (1.0 / np.sqrt(var + self.eps))[:, None]
+        self.x_hat = ((xt - mu) / np.sqrt(var + self.eps)).transpose(1, 0)
+        self.axes = (1,)
+        return self.gamma * self.x_hat + self.beta
+"""), says="axes don't match array"),
+    Answer("2-D only: asserts x.ndim == 2", _layer(forward="""
+    def forward(self, x):
+        assert x.ndim == 2
+        axes = (1,)
+        mu = x.mean(axis=axes, keepdims=True)
+        var = x.var(axis=axes, keepdims=True)
+        self.inv_std = 1.0 / np.sqrt(var + self.eps)
+        self.x_hat = (x - mu) * self.inv_std
+        self.axes = axes
+        return self.gamma * self.x_hat + self.beta
+"""), says="your code raised AssertionError"),
+    Answer("staged backward leaves eps out", _layer(forward="""
+    def forward(self, x):
+        axes = tuple(range(x.ndim - len(self.normalized_shape), x.ndim))
+        self.xc = x - x.mean(axis=axes, keepdims=True)
+        self.var = x.var(axis=axes, keepdims=True)
+        self.inv_std = 1.0 / np.sqrt(self.var + self.eps)
+        self.x_hat = self.xc * self.inv_std
+        self.axes = axes
+        return self.gamma * self.x_hat + self.beta
+""", backward="""
+    def backward(self, dout):
+        axes, xc = self.axes, self.xc
+        M = int(np.prod(self.normalized_shape))
+        leading = tuple(range(dout.ndim - len(axes)))
+        self.dbeta = dout.sum(axis=leading)
+        self.dgamma = (dout * self.x_hat).sum(axis=leading)
+        std = np.sqrt(self.var)
+        g = dout * self.gamma
+        dvar = -0.5 * (g * xc).sum(axis=axes, keepdims=True) / std ** 3
+        dxc = g / std + 2.0 * xc * dvar / M
+        return dxc - dxc.mean(axis=axes, keepdims=True)
+"""), says="eps is left out"),
+    Answer("backward formula with eps outside the square root", _layer(forward="""
+    def forward(self, x):
+        axes = tuple(range(x.ndim - len(self.normalized_shape), x.ndim))
+        self.var = x.var(axis=axes, keepdims=True)
+        self.x_hat = (x - x.mean(axis=axes, keepdims=True)) / np.sqrt(self.var + self.eps)
+        self.axes = axes
+        return self.gamma * self.x_hat + self.beta
+""", backward="""
+    def backward(self, dout):
+        axes, x_hat = self.axes, self.x_hat
+        leading = tuple(range(dout.ndim - len(axes)))
+        self.dbeta = dout.sum(axis=leading)
+        self.dgamma = (dout * x_hat).sum(axis=leading)
+        g = dout * self.gamma
+        return (g - g.mean(axis=axes, keepdims=True)
+                - x_hat * (g * x_hat).mean(axis=axes, keepdims=True)) / (np.sqrt(self.var) + self.eps)
+"""), says="outside the square root"),
+    Answer("backward formula with sqrt(var - eps)", _layer(forward="""
+    def forward(self, x):
+        axes = tuple(range(x.ndim - len(self.normalized_shape), x.ndim))
+        self.var = x.var(axis=axes, keepdims=True)
+        self.x_hat = (x - x.mean(axis=axes, keepdims=True)) / np.sqrt(self.var + self.eps)
+        self.axes = axes
+        return self.gamma * self.x_hat + self.beta
+""", backward="""
+    def backward(self, dout):
+        axes, x_hat = self.axes, self.x_hat
+        leading = tuple(range(dout.ndim - len(axes)))
+        self.dbeta = dout.sum(axis=leading)
+        self.dgamma = (dout * x_hat).sum(axis=leading)
+        g = dout * self.gamma
+        return (g - g.mean(axis=axes, keepdims=True)
+                - x_hat * (g * x_hat).mean(axis=axes, keepdims=True)) / np.sqrt(self.var - self.eps)
+"""), says="sqrt(var - eps)"),
+    Answer("dx treats gamma as a constant of the sums (B2's formula copied without adapting it)", _layer(backward="""
+    def backward(self, dout):
+        axes, x_hat = self.axes, self.x_hat
+        leading = tuple(range(dout.ndim - len(axes)))
+        self.dbeta = dout.sum(axis=leading)
+        self.dgamma = (dout * x_hat).sum(axis=leading)
+        return self.gamma * self.inv_std * (dout - dout.mean(axis=axes, keepdims=True)
+                                            - x_hat * (dout * x_hat).mean(axis=axes, keepdims=True))
+"""), says="gamma is taken out of the sums"),
+    Answer("staged backward with eps outside the square root", _layer(forward="""
+    def forward(self, x):
+        axes = tuple(range(x.ndim - len(self.normalized_shape), x.ndim))
+        self.xc = x - x.mean(axis=axes, keepdims=True)
+        self.var = x.var(axis=axes, keepdims=True)
+        self.x_hat = self.xc / np.sqrt(self.var + self.eps)
+        self.axes = axes
+        return self.gamma * self.x_hat + self.beta
+""", backward="""
+    def backward(self, dout):
+        axes, xc = self.axes, self.xc
+        M = int(np.prod(self.normalized_shape))
+        leading = tuple(range(dout.ndim - len(axes)))
+        self.dbeta = dout.sum(axis=leading)
+        self.dgamma = (dout * self.x_hat).sum(axis=leading)
+        std = np.sqrt(self.var) + self.eps
+        g = dout * self.gamma
+        dvar = -(g * xc).sum(axis=axes, keepdims=True) / std ** 2 * 0.5 / np.sqrt(self.var)
+        dxc = g / std + 2.0 * xc * dvar / M
+        return dxc - dxc.mean(axis=axes, keepdims=True)
+"""),
+           says="eps is added outside the square root in the backward pass"),
+    Answer("staged backward with sqrt(var - eps)", _layer(forward="""
+    def forward(self, x):
+        axes = tuple(range(x.ndim - len(self.normalized_shape), x.ndim))
+        self.xc = x - x.mean(axis=axes, keepdims=True)
+        self.var = x.var(axis=axes, keepdims=True)
+        self.x_hat = self.xc / np.sqrt(self.var + self.eps)
+        self.axes = axes
+        return self.gamma * self.x_hat + self.beta
+""", backward="""
+    def backward(self, dout):
+        axes, xc = self.axes, self.xc
+        M = int(np.prod(self.normalized_shape))
+        leading = tuple(range(dout.ndim - len(axes)))
+        self.dbeta = dout.sum(axis=leading)
+        self.dgamma = (dout * self.x_hat).sum(axis=leading)
+        std = np.sqrt(self.var - self.eps)
+        g = dout * self.gamma
+        dvar = -(g * xc).sum(axis=axes, keepdims=True) / std ** 2 * 0.5 / std
+        dxc = g / std + 2.0 * xc * dvar / M
+        return dxc - dxc.mean(axis=axes, keepdims=True)
+"""),
+           says="the backward pass uses sqrt(var - eps)"),
+    Answer("backward formula leaves eps out", _layer(forward="""
+    def forward(self, x):
+        axes = tuple(range(x.ndim - len(self.normalized_shape), x.ndim))
+        self.xc = x - x.mean(axis=axes, keepdims=True)
+        self.var = x.var(axis=axes, keepdims=True)
+        self.x_hat = self.xc / np.sqrt(self.var + self.eps)
+        self.axes = axes
+        return self.gamma * self.x_hat + self.beta
+""", backward="""
+    def backward(self, dout):
+        axes, x_hat = self.axes, self.x_hat
+        leading = tuple(range(dout.ndim - len(axes)))
+        self.dbeta = dout.sum(axis=leading)
+        self.dgamma = (dout * x_hat).sum(axis=leading)
+        g = dout * self.gamma
+        return (g - g.mean(axis=axes, keepdims=True)
+                - x_hat * (g * x_hat).mean(axis=axes, keepdims=True)) / np.sqrt(self.var)
+"""),
+           says="the factor is 1/sqrt(var), not 1/sqrt(var + eps)"),
+    Answer("dx with the wrong sign", _layer(forward="""
+    def forward(self, x):
+        axes = tuple(range(x.ndim - len(self.normalized_shape), x.ndim))
+        self.xc = x - x.mean(axis=axes, keepdims=True)
+        self.var = x.var(axis=axes, keepdims=True)
+        self.x_hat = self.xc / np.sqrt(self.var + self.eps)
+        self.axes = axes
+        return self.gamma * self.x_hat + self.beta
+""", backward="""
+    def backward(self, dout):
+        axes, x_hat = self.axes, self.x_hat
+        leading = tuple(range(dout.ndim - len(axes)))
+        self.dbeta = dout.sum(axis=leading)
+        self.dgamma = (dout * x_hat).sum(axis=leading)
+        g = dout * self.gamma
+        return -(g - g.mean(axis=axes, keepdims=True)
+                - x_hat * (g * x_hat).mean(axis=axes, keepdims=True)) / np.sqrt(self.var + self.eps)
+"""),
+           says="wrong sign"),
     Answer("parameters fixed at construction (ignores later changes to gamma and beta)", _layer(init="""
     def __init__(self, normalized_shape, eps=1e-5):
         if isinstance(normalized_shape, int):
@@ -259,5 +437,32 @@ RIGHT = [
                 dxc = dx_hat / std + 2 * xc * dvar / M
                 dmu = -np.sum(dxc, axis=axes, keepdims=True)
                 return dxc + dmu / M
+        """}),
+    Answer("a module-level helper named like an old hidden-test name (_axes)", {CELL: """
+        def _axes(ndim, k):
+            return tuple(range(ndim - k, ndim))
+
+        class LayerNorm:
+            def __init__(self, normalized_shape, eps=1e-5):
+                self.normalized_shape = tuple(np.atleast_1d(normalized_shape).tolist())
+                self.eps = eps
+                self.gamma = np.ones(self.normalized_shape)
+                self.beta = np.zeros(self.normalized_shape)
+
+            def forward(self, x):
+                axes = _axes(x.ndim, len(self.normalized_shape))
+                mu, var = x.mean(axis=axes, keepdims=True), x.var(axis=axes, keepdims=True)
+                self.inv_std = 1.0 / np.sqrt(var + self.eps)
+                self.x_hat = (x - mu) * self.inv_std
+                return self.gamma * self.x_hat + self.beta
+
+            def backward(self, dout):
+                axes = _axes(dout.ndim, len(self.normalized_shape))
+                leading = tuple(range(dout.ndim - len(axes)))
+                self.dbeta = dout.sum(axis=leading)
+                self.dgamma = (dout * self.x_hat).sum(axis=leading)
+                g = dout * self.gamma
+                return self.inv_std * (g - g.mean(axis=axes, keepdims=True)
+                                       - self.x_hat * (g * self.x_hat).mean(axis=axes, keepdims=True))
         """}),
 ]
