@@ -40,20 +40,25 @@ MISTAKE_PATTERNS = (
     re.compile(r"This is what you get when (.+?)\.?\s*$", re.M),   # course.symbolic.check
 )
 NOT_ANSWERED = "not answered (the answer cell still raises NotImplementedError)"
+ANSWER_FAILS = "the answer cell itself fails: {}"
 NOT_RECOGNISED = "not recognised"
 LOWER_IN_RERUN = "scored lower in the definitions-only re-run (see the review list)"
 FORMGRADER = "http://localhost:8888/formgrader/gradebook/{assignment}/{notebook}"
 
 
-def mistake_of(message):
-    """The name of the known mistake a failing test's message reports, NOT_ANSWERED for the
-    release stub, else NOT_RECOGNISED. message: "ename: evalue" of the test cell's error."""
+def mistake_of(message, answer_error=""):
+    """What a failing test's message says went wrong: the name of the known mistake it reports;
+    else, when an answer cell of the notebook raised (answer_error, "ename: evalue"), that error
+    (NOT_ANSWERED for the release stub's NotImplementedError); else NOT_RECOGNISED.
+    message: "ename: evalue" of the test cell's error."""
     for pattern in MISTAKE_PATTERNS:
         found = pattern.search(message)
         if found:
             return found.group(1).strip()
-    if "NotImplementedError" in message:
+    if "NotImplementedError" in (answer_error or message):
         return NOT_ANSWERED
+    if answer_error:
+        return ANSWER_FAILS.format(answer_error.strip().splitlines()[0][:120])
     return NOT_RECOGNISED
 
 
@@ -147,15 +152,29 @@ class ClassReport:
     def mistakes(self):
         """[(mistake, students, [TestStats])] over the whole class: named mistakes only, by
         the number of students they affect."""
-        students, where = defaultdict(set), defaultdict(list)
+        students, where, names = defaultdict(set), defaultdict(list), defaultdict(set)
         for test in self.tests:
             for mistake, who in test.failures.items():
-                if mistake in (NOT_RECOGNISED, NOT_ANSWERED, LOWER_IN_RERUN):
+                if not named(mistake):
                     continue
-                students[mistake] |= set(who)
-                where[mistake].append(test)
+                # one mistake worded at more length by another test: "the variance divides by
+                # N-1 (ddof=1)" and "the variance divides by N-1 (ddof=1); batch norm uses 1/N"
+                key = re.split(r";|: ", mistake, maxsplit=1)[0].strip()
+                names[key].add(mistake)
+                students[key] |= set(who)
+                if test not in where[key]:
+                    where[key].append(test)
+        students = {min(names[k], key=len): who for k, who in students.items()}
+        where = {min(names[k], key=len): tests for k, tests in where.items()}
+        order = {id(t): i for i, t in enumerate(self.tests)}
         return sorted(((m, sorted(s), where[m]) for m, s in students.items()),
-                      key=lambda t: (-len(t[1]), t[0]))
+                      key=lambda t: (-len(t[1]), order[id(t[2][0])], t[0]))
+
+
+def named(mistake):
+    """True for the name of a known mistake, False for the other kinds of failure."""
+    return mistake not in (NOT_RECOGNISED, NOT_ANSWERED, LOWER_IN_RERUN) and not mistake.startswith(
+        ANSWER_FAILS.format(""))
 
 
 def test_label(notebook, grade_id):
@@ -174,13 +193,16 @@ def _anonymise(message, students):
 
 
 def _test_messages(path):
-    """{grade_id: "ename: evalue"} of the test cells with an error in an autograded notebook."""
-    out = {}
+    """({grade_id: "ename: evalue"} of the test cells with an error in an autograded notebook,
+    "ename: evalue" of the first answer cell with an error, or "")."""
+    out, answer = {}, ""
     for line in grading.failure_messages(path):
         grade_id, _, message = line.partition(": ")
-        if "(your code)" not in grade_id:
+        if "(your code)" in grade_id:
+            answer = answer or message
+        else:
             out.setdefault(grade_id, message)
-    return out
+    return out, answer
 
 
 def _headings(source_nb):
@@ -247,7 +269,7 @@ def collect(root=None, db_url=None):
                     if waiting:
                         stats.manual_waiting.append(student)
                         stats.manual_cells += len(waiting)
-                    messages = _test_messages(autograded)
+                    messages, answer_error = _test_messages(autograded)
                     for grade in sub.grades:
                         test = by_test.get(grade.name)
                         if test is None:
@@ -258,7 +280,7 @@ def collect(root=None, db_url=None):
                             test.passed += 1
                             continue
                         message = messages.get(grade.name)
-                        mistake = mistake_of(message) if message else LOWER_IN_RERUN
+                        mistake = mistake_of(message, answer_error) if message else LOWER_IN_RERUN
                         test.failures.setdefault(mistake, []).append(student)
                         if message and mistake not in test.examples:
                             test.examples[mistake] = _anonymise(message, students)
@@ -347,9 +369,33 @@ def plot_overview(report):
     ax.invert_yaxis()
     ax.set_xlim(0, 100)
     ax.set_xlabel("share of the class (%)")
-    ax.set_title(f"Autograded points per notebook, {len(report.students)} students")
-    ax.legend(ncol=5, loc="upper center", bbox_to_anchor=(0.5, -0.5 / (0.32 * len(rows) + 1.4) - 0.12),
-              frameon=False, fontsize=8)
+    ax.set_title(f"Autograded points per notebook, {len(report.students)} students", pad=24)
+    ax.legend(ncol=5, loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False, fontsize=8)
+    return _png(figure)
+
+
+def plot_mistakes(report, limit=12):
+    """The named mistakes of the class as horizontal bars: how many students each affects."""
+    from matplotlib.figure import Figure
+
+    top = report.mistakes()[:limit]
+    if not top:
+        return ""
+    n = max(1, len(report.students))
+    labels = [f"{', '.join(t.label for t in where[:2])}: {m if len(m) <= 60 else m[:57] + '…'}"
+              for m, _, where in top]
+    counts = [len(who) for _, who, _ in top]
+    figure = Figure(figsize=(8, 0.34 * len(top) + 1.0), layout="constrained")
+    ax = figure.subplots()
+    ax.barh(range(len(top)), counts, color="#c62828", height=0.65)
+    ax.set_yticks(range(len(top)), labels, fontsize=8)
+    ax.invert_yaxis()
+    for y, c in enumerate(counts):
+        ax.text(c, y, f" {c} ({100 * c / n:.0f}%)", va="center", fontsize=8)
+    ax.set_xlim(0, max(counts) * 1.25)
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.set_xlabel(f"students (of {len(report.students)})")
+    ax.set_title("Known mistakes the checks recognised, by the number of students affected", fontsize=10)
     return _png(figure)
 
 
@@ -404,6 +450,11 @@ def _e(text):
     return html.escape(str(text))
 
 
+def _title(text):
+    """A notebook's title as HTML: its math as MathML, without the difficulty marks."""
+    return mathml.render_math(_e(re.sub("[\U0001F7E0-\U0001F7EB\U0001F534]\\s*", "", text)))
+
+
 def _lead(report):
     """The first paragraph: the three most common misconceptions and where they are taught."""
     n = len(report.students)
@@ -413,10 +464,11 @@ def _lead(report):
     items = []
     for mistake, who, where in top:
         title, path = _taught(report, where[0])
+        title = _title(title)
         formula = _first_formula(report.sources[f"{where[0].assignment}/{where[0].notebook}"], where[0].grade_id)
         items.append(
             f"<li><b>{_e(mistake)}</b>: {len(who)} of {n} students "
-            f"({', '.join(_e(t.label) for t in where)}). Taught in <i>{_e(title)}</i> "
+            f"({', '.join(_e(t.label) for t in where)}). Taught in <i>{title}</i> "
             f"(<code>{_e(path)}</code>)" + (f", where the notebook states {mathml.inline(formula)}" if formula else "")
             + ".</li>")
     return ("<div class='lead'><p>The three most common misconceptions of this class, by the number "
@@ -430,7 +482,7 @@ def _tests_html(report):
         tests = [t for t in report.tests if t.notebook == nb.notebook and t.assignment == nb.assignment]
         if not tests:
             continue
-        out.append(f"<h3>{_e(nb.title)} <span class='muted'>({_e(nb.name)})</span></h3><table>"
+        out.append(f"<h3>{_title(nb.title)} <span class='muted'>({_e(nb.name)})</span></h3><table>"
                    "<tr><th>test</th><th>passed</th><th>what the failures are</th></tr>")
         for t in tests:
             rate = t.passed / t.graded if t.graded else 0.0
@@ -456,10 +508,11 @@ def _instructor_html(report):
         for nb in waiting:
             url = FORMGRADER.format(assignment=nb.assignment, notebook=nb.notebook)
             out.append(f"<tr><td>{_e(nb.name)}</td><td class='n'>{nb.manual_cells}</td>"
-                       f"<td class='n'>{len(nb.manual_waiting)}</td><td><a href='{_e(url)}'>{_e(url)}</a></td></tr>")
+                       f"<td class='n'>{len(nb.manual_waiting)}</td><td><a href='{_e(url)}'>formgrader ▸ {_e(nb.assignment)} ▸ "
+                       f"{_e(nb.notebook)}</a></td></tr>")
         out.append("</table><p class='muted'>In JupyterLab (<code>./run lab</code>): Nbgrader ▸ Formgrader ▸ "
-                   "Manual Grading ▸ the assignment ▸ the notebook. The link above assumes JupyterLab on its "
-                   "default port 8888.</p>")
+                   "Manual Grading ▸ the assignment ▸ the notebook. The links open formgrader directly when "
+                   "JupyterLab runs on its default port 8888.</p>")
     else:
         out.append("<p>None.</p>")
     out.append("<h3>Submissions flagged for review</h3>")
@@ -486,7 +539,7 @@ def render_html(report):
     """The class report as one HTML page (str): no script, no external file, plots as data URIs."""
     n = len(report.students)
     rows = "".join(
-        f"<tr><td>{_e(grading.short_name(nb.notebook).upper())}</td><td>{_e(nb.title)}</td>"
+        f"<tr><td>{_e(grading.short_name(nb.notebook).upper())}</td><td>{_title(nb.title)}</td>"
         f"<td class='n'>{'–' if nb.median() is None else f'{nb.median():g}'} / {nb.max_code:g}</td>"
         f"<td class='n'>{_pct(sum(1 for s in nb.scores.values() if s >= nb.max_code > 0), n)}</td>"
         f"<td class='n'>{_pct(len(nb.not_submitted), n)}</td>"
@@ -495,6 +548,8 @@ def render_html(report):
         f"<h1>Class report</h1><p class='muted'>{n} students in the gradebook · "
         f"{len(report.notebooks)} notebooks · scores are autograded points (written answers are graded by hand)</p>",
         _lead(report),
+        (f"<img alt='the known mistakes of the class, by the number of students they affect' "
+         f"src='{plot_mistakes(report)}'>" if report.mistakes() else ""),
         "<h2>Scores</h2>",
         f"<img alt='share of the class at full marks, partly right, zero, not graded and not submitted, per notebook' "
         f"src='{plot_overview(report)}'>",
