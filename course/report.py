@@ -221,6 +221,28 @@ def _headings(source_nb):
     return title, found
 
 
+def _tally(by_test, grades, autograded, student, students):
+    """Count one student's graded notebook into its tests: a pass, or a failure under the name
+    of what went wrong (mistake_of the test's message in the autograded notebook)."""
+    messages = answer_error = None   # read only when a test failed: most notebooks pass
+    for grade in grades:
+        test = by_test.get(grade.name)
+        if test is None:
+            continue
+        test.points = float(grade.max_score or 0.0)
+        test.graded += 1
+        if (grade.score or 0.0) >= test.points:
+            test.passed += 1
+            continue
+        if messages is None:
+            messages, answer_error = _test_messages(autograded)
+        message = messages.get(grade.name)
+        mistake = mistake_of(message, answer_error) if message else LOWER_IN_RERUN
+        test.failures.setdefault(mistake, []).append(student)
+        if message and mistake not in test.examples:
+            test.examples[mistake] = _anonymise(message, students)
+
+
 def collect(root=None, db_url=None):
     """Every number of the class report: a ClassReport of the class in the gradebook (db_url,
     default: the course's), its autograded notebooks and the saved grading results."""
@@ -269,21 +291,7 @@ def collect(root=None, db_url=None):
                     if waiting:
                         stats.manual_waiting.append(student)
                         stats.manual_cells += len(waiting)
-                    messages, answer_error = _test_messages(autograded)
-                    for grade in sub.grades:
-                        test = by_test.get(grade.name)
-                        if test is None:
-                            continue
-                        test.points = float(grade.max_score or 0.0)
-                        test.graded += 1
-                        if (grade.score or 0.0) >= test.points:
-                            test.passed += 1
-                            continue
-                        message = messages.get(grade.name)
-                        mistake = mistake_of(message, answer_error) if message else LOWER_IN_RERUN
-                        test.failures.setdefault(mistake, []).append(student)
-                        if message and mistake not in test.examples:
-                            test.examples[mistake] = _anonymise(message, students)
+                    _tally(by_test, sub.grades, autograded, student, students)
                 notebooks.append(stats)
                 tests += by_test.values()
     failures = {s: r["error"] for s, r in results.items() if r.get("error") and s in students}
@@ -382,13 +390,13 @@ def plot_mistakes(report, limit=12):
     if not top:
         return ""
     n = max(1, len(report.students))
-    labels = [f"{', '.join(t.label for t in where[:2])}: {m if len(m) <= 60 else m[:57] + '…'}"
+    labels = [f"{', '.join(t.label for t in where[:2])}: {m if len(m) <= 64 else m[:61] + '…'}"
               for m, _, where in top]
     counts = [len(who) for _, who, _ in top]
-    figure = Figure(figsize=(8, 0.34 * len(top) + 1.0), layout="constrained")
+    figure = Figure(figsize=(9, 0.3 * len(top) + 1.0), layout="constrained")
     ax = figure.subplots()
     ax.barh(range(len(top)), counts, color="#c62828", height=0.65)
-    ax.set_yticks(range(len(top)), labels, fontsize=8)
+    ax.set_yticks(range(len(top)), labels, fontsize=9)
     ax.invert_yaxis()
     for y, c in enumerate(counts):
         ax.text(c, y, f" {c} ({100 * c / n:.0f}%)", va="center", fontsize=8)
