@@ -6,7 +6,7 @@ quiet and the caller prints its usual line per student.
 """
 import sys
 
-BAR_FORMAT = ("{desc} {percentage:3.0f}%|{bar}| {postfix} · {n_fmt}/{total_fmt} notebooks "
+BAR_FORMAT = ("{desc} {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} notebooks "
               "[{elapsed} elapsed, {remaining} left, {rate_fmt}]")
 
 
@@ -20,7 +20,7 @@ class GradingProgress:
 
     def __init__(self, students, notebooks, enabled=None, file=None):
         self.students, self.done = students, 0
-        file = file or sys.stdout
+        self.file = file = file or sys.stdout
         if enabled is None:
             enabled = hasattr(file, "isatty") and file.isatty()
         self.shown = bool(enabled) and students > 0
@@ -28,19 +28,21 @@ class GradingProgress:
         if self.shown:
             from tqdm import tqdm
 
-            self.bar = tqdm(total=notebooks, desc="grading", unit="notebook", file=file,
+            self.bar = tqdm(total=notebooks, desc=self._desc(), unit="notebook", file=file,
                             bar_format=BAR_FORMAT, dynamic_ncols=True, smoothing=0.1)
-            self.bar.set_postfix_str(f"0/{students} students", refresh=True)
+
+    def _desc(self):
+        return f"graded {self.done}/{self.students} students"
 
     def update(self, notebooks):
         self.done += 1
         if self.bar is not None:
-            self.bar.set_postfix_str(f"{self.done}/{self.students} students", refresh=False)
+            self.bar.set_description_str(self._desc(), refresh=False)
             self.bar.update(notebooks)
 
     def write(self, text):
         if self.bar is not None:
-            self.bar.write(text)
+            self.bar.write(text, file=self.file)
 
     def close(self):
         if self.bar is not None:

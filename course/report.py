@@ -400,7 +400,7 @@ def plot_mistakes(report, limit=12):
     ax.invert_yaxis()
     for y, c in enumerate(counts):
         ax.text(c, y, f" {c} ({100 * c / n:.0f}%)", va="center", fontsize=8)
-    ax.set_xlim(0, max(counts) * 1.25)
+    ax.set_xlim(0, max(counts) * 1.4)
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.set_xlabel(f"students (of {len(report.students)})")
     ax.set_title("Known mistakes the checks recognised, by the number of students affected", fontsize=10)

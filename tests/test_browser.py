@@ -8,7 +8,9 @@ which a demo class has been graded; headless Chromium (Debian's, driven by Playw
   and the histogram changes;
 - instructor: the nbgrader extensions load in JupyterLab 4, the Formgrader panel shows the demo
   class, a written Part C answer gets points by hand and they reach the CSV export;
-- self-learner: solution notebooks run clean.
+- self-learner: solution notebooks run clean;
+- after grading, with the network off: the class report opens from disk with its plots, and a
+  feedback page shows its formulas typeset (MathML, no MathJax from a CDN).
 
 Every step leaves a PNG in artifacts/screenshots/. Without Chromium the tests skip, except in CI
 (env var CI set) where that fails. Chromium: `bash tools/install_browser.sh`.
