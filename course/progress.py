@@ -7,7 +7,7 @@ quiet and the caller prints its usual line per student.
 import sys
 
 BAR_FORMAT = ("{desc} {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} notebooks "
-              "[{elapsed} elapsed, {remaining} left, {rate_fmt}]")
+              "[{elapsed} elapsed, {remaining} left, {rate_noinv_fmt}]")
 
 
 class GradingProgress:
