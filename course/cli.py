@@ -67,8 +67,7 @@ def _lms(root, roster, db_url=None):
         print(f"\nLMS files: no roster at {roster}; see README, 'After grading', for its format")
         return
     api = grading.make_api(root, **({"db_url": db_url} if db_url else {}))
-    with grading.working_directory(root):
-        done = lms.export_all(api, root / "exports", roster)
+    done = lms.export_all(api, root / "exports", roster)
     print()
     for key, plugin in done.items():
         print(f"{key.title()} import file: {plugin.written}")

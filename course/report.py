@@ -307,8 +307,8 @@ def _first_formula(source_nb, grade_id):
             break
         if cell.cell_type == "markdown":
             found = re.search(r"\$\$(.+?)\$\$", cell.source, re.S)
-            if found:
-                return found.group(1).strip()
+            if found:   # without the sentence's closing punctuation
+                return re.sub(r"(\\[,;! ]|[\s.,;])+$", "", found.group(1).strip())
     return ""
 
 

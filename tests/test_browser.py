@@ -403,3 +403,13 @@ def test_feedback_formulas_render_with_the_network_off(chromium, course):
     screenshot(page, "student-feedback-b1-offline-formula")
     assert refused == [] and console.unexpected() == []
     context.close()
+
+
+def test_instructor_opens_the_class_report_in_jupyterlab(page, lab, course):
+    console = browser.Console(page)
+    page.goto(lab.url("lab/tree/exports/class-report.html", query="reset"))
+    frame = page.frame_locator(".jp-HTMLViewer iframe").first
+    frame.get_by_role("heading", name="Class report").wait_for()
+    assert frame.locator("math").count() > 0 and frame.locator("img").count() >= 2
+    screenshot(page, "instructor-5-class-report-in-jupyterlab")
+    assert console.unexpected() == []
