@@ -65,8 +65,9 @@ def mistake_of(message, answer_error=""):
 # --------------------------------------------------------------------------- grading results
 
 def save_results(root, grades):
-    """Merge what this grading run found (per student: problems, flags, notes, grader
-    failures) into exports/grading-results.json; students graded earlier keep their entry."""
+    """Merge what this grading run found that the gradebook does not hold (per student: why a
+    notebook was not graded, what was flagged for review, a failure of the grader itself) into
+    exports/grading-results.json; students not graded in this run keep their entry."""
     path = Path(root) / RESULTS
     path.parent.mkdir(parents=True, exist_ok=True)
     results = json.loads(path.read_text()) if path.is_file() else {}
