@@ -398,7 +398,7 @@ def test_feedback_formulas_render_with_the_network_off(chromium, course):
     formula.wait_for()
     formula.scroll_into_view_if_needed()
     layout = typeset(page, "math[display='block']")
-    assert layout and layout["above"] and layout["height"] > 20, layout
+    assert layout and layout["above"] and layout["height"] > 12, layout
     assert "\\frac" not in page.locator("body").inner_text()
     screenshot(page, "student-feedback-b1-offline-formula")
     assert refused == [] and console.unexpected() == []
