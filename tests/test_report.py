@@ -5,6 +5,7 @@ B2) is graded once per session (tests/class_fixture.py); the report is built fro
 and autograded notebooks, and every count is checked against the gradebook or the class's own
 description: scores, pass counts, who made which named mistake, what was not graded and why.
 """
+import html
 import io
 import re
 
@@ -98,6 +99,7 @@ def test_flags_and_examples_reach_the_report_anonymised(built):
     cheats = {s.student for s in subs if s.kind == "cheat"}
     assert cheats <= {student for student, _, _ in rep.flagged}
     page = path.read_text()
+    assert all(html.escape(student) in page for student in cheats)   # the review list names them
     for t in rep.tests:
         for example in t.examples.values():
             assert not any(s.student in example for s in subs if len(s.student) > 3), example
