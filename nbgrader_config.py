@@ -46,6 +46,11 @@ from course.grading import IsolatedExecute, SkipWhenGrading, StderrAsOutput, Str
 
 c.GenerateFeedback.preprocessors = [
     GetGrades, ClearHiddenTests, ClearMarkScheme, StripHiddenTraces, CSSHTMLHeaderPreprocessor]
+# Feedback pages render their math offline: the LaTeX is turned into MathML when the page is
+# written (course.mathml), instead of MathJax loaded from a CDN by the student's browser.
+from course.mathml import OfflineHTMLExporter  # noqa: E402
+
+c.GenerateFeedback.exporter_class = OfflineHTMLExporter
 
 # Autograding: nbgrader's steps, except that the kernel starts in an empty folder (not next to
 # the notebook with its hidden tests, nor next to files the student handed in), and that what a

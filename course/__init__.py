@@ -9,5 +9,10 @@
 - course.palette     the colours and labels of "with BN" / "without BN" (no plotting library)
 - course.viz         colours, plots and the covariate-shift explorer widget
 - course.grading     drives nbgrader: release, grade a class, the demo class, self-check
+- course.progress    the progress bar of a grading run
+- course.report      the class report: scores, pass rates, named mistakes tallied, what needs the instructor
+- course.report_page the class report as one offline HTML page (plots, MathML)
+- course.lms         Canvas and Moodle grade import files (nbgrader export plugins)
+- course.mathml      LaTeX as MathML in HTML pages (feedback, report): math that renders offline
 - course.cli         the command line (`course ...` or `python -m course ...`)
 """

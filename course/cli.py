@@ -1,9 +1,11 @@
-"""The course's command line: `course release | demo | grade | check NOTEBOOK` (or python -m course).
+"""The course's command line: `course release | demo | grade | report | check NOTEBOOK` (or python -m course).
 
     course release             build release/ (students) and solution/ (self-learners) from source/
     course demo                the main job: build, grade a demo class of four, print the grade table
     course grade [--jobs N]    autograde everything in submitted/, write feedback and the CSV export;
-                               exits 3 only when the grader itself failed for some student
+                               exits 3 only when the grader itself failed for some student;
+                               ends with the class report and, given a roster, the LMS files
+    course report              write the class report (exports/class-report.html) from the gradebook
     course check NOTEBOOK      grade one filled-in notebook against the hidden tests, privately
 """
 import argparse
@@ -48,10 +50,47 @@ def _report(grades, root):
     print(f"\nfeedback: {root / 'feedback'}/<student>/<part>/*.html    export: {root / 'exports' / 'grades.csv'}")
 
 
+def _after_grading(grades, root, roster, db_url=None):
+    """The class report and the LMS files, once a class (or part of it) has been graded."""
+    from course import report
+
+    report.save_results(root, grades)
+    _lms(root, roster, db_url)
+    _class_report(root, db_url)
+
+
+def _lms(root, roster, db_url=None):
+    from course import lms
+
+    roster = Path(roster)
+    if not roster.is_file():
+        print(f"\nLMS files: no roster at {roster}; see README, 'After grading', for its format")
+        return
+    api = grading.make_api(root, **({"db_url": db_url} if db_url else {}))
+    done = lms.export_all(api, root / "exports", roster)
+    print()
+    for key, plugin in done.items():
+        print(f"{key.title()} import file: {plugin.written}")
+        if plugin.missing:
+            print(f"  NOT in it (not in the roster {roster.name}, or no {plugin.required}): "
+                  f"{', '.join(plugin.missing)}")
+
+
+def _class_report(root, db_url=None):
+    from course import report
+
+    built, path = report.build(root, db_url)
+    print("\n" + report.summary(built))
+    print(f"\nClass report: {path}")
+
+
 def cmd_demo(args):
+    from course import lms
+
     root = Path(args.root or grading.course_root())
-    grades = grading.demo(root, progress=lambda m: print(m, flush=True))
+    grades = grading.demo(root, progress=lambda m: print(m, flush=True), bar=True)
     _report(grades, root)
+    _after_grading(grades, root, lms.demo_roster(root / "exports" / "demo-roster.csv", grades))
     return 0
 
 
@@ -59,11 +98,18 @@ def cmd_grade(args):
     root = Path(args.root or grading.course_root())
     grades = grading.grade_class(root, students=args.student or None, jobs=args.jobs,
                                  timeout=args.timeout, memory_mb=args.memory_limit,
-                                 db_url=args.db_url, progress=lambda m: print(m, flush=True))
+                                 db_url=args.db_url, progress=lambda m: print(m, flush=True), bar=True)
     _report(grades, root)
+    _after_grading(grades, root, args.roster or root / "roster.csv", args.db_url)
     if args.json:
         grading.write_json(grades, args.json)
     return 3 if grades.failures else 0
+
+
+def cmd_report(args):
+    root = Path(args.root or grading.course_root())
+    _class_report(root, args.db_url)
+    return 0
 
 
 def cmd_check(args):
@@ -107,7 +153,12 @@ def main(argv=None):
     grade.add_argument("--db-url", help="gradebook URL, e.g. postgresql+psycopg://... "
                                         "(default: COURSE_DB_URL or gradebook.db)")
     grade.add_argument("--json", metavar="PATH", help="also write {student: {notebook: score}} here")
+    grade.add_argument("--roster", metavar="CSV", help="the roster for the Canvas and Moodle files "
+                                                       "(default: roster.csv in the course folder)")
     grade.set_defaults(run=cmd_grade)
+    report = sub.add_parser("report", help="write the class report from the gradebook")
+    report.add_argument("--db-url", help="gradebook URL (default: COURSE_DB_URL or gradebook.db)")
+    report.set_defaults(run=cmd_report)
     check = sub.add_parser("check", help="grade one filled-in notebook, privately")
     check.add_argument("notebook", help="path to your filled-in notebook, e.g. release/part_b/b1_forward.ipynb")
     check.set_defaults(run=cmd_check)

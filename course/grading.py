@@ -37,6 +37,8 @@ from nbgrader.utils import is_grade, is_solution, is_task
 from traitlets import Enum, Type
 from traitlets.config.loader import PyFileConfigLoader
 
+from course.progress import GradingProgress
+
 ASSIGNMENTS = ("part_a", "part_b", "part_c")
 CONFIG_FILE = "nbgrader_config.py"
 
@@ -968,7 +970,7 @@ def find_students(root):
 
 
 def grade_class(root=None, students=None, feedback=True, export=True, progress=print, jobs=1,
-                timeout=None, memory_mb=DEFAULT_MEMORY_MB, db_url=None, crosscheck=True):
+                timeout=None, memory_mb=DEFAULT_MEMORY_MB, db_url=None, crosscheck=True, bar=False):
     """Autograde every submission in submitted/ (or only `students`), write HTML feedback and
     exports/grades.csv. Returns ClassGrades {student: [NotebookGrade]}.
 
@@ -978,6 +980,8 @@ def grade_class(root=None, students=None, feedback=True, export=True, progress=p
     timeout: seconds per cell (default: nbgrader_config.py); memory_mb: address-space ceiling per
     grading process and its kernels. A student's faults cost only their points; an exception of
     the grader itself lands in .failures and the other students are still graded.
+    bar: show a progress bar instead of a line per student when stdout is a terminal
+    (course.progress).
     """
     import concurrent.futures
     import multiprocessing
@@ -998,9 +1002,12 @@ def grade_class(root=None, students=None, feedback=True, export=True, progress=p
         tasks = [dict(root=str(root), template=template, student=s, timeout=timeout,
                       crosscheck=crosscheck, feedback=feedback) for s in students]
         context = multiprocessing.get_context("spawn")
+        per_student = sum(len(source_notebooks(root, a)) for a in assignments(root))
         with concurrent.futures.ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=context,
                                                     initializer=_init_worker,
-                                                    initargs=(memory_mb,)) as pool:
+                                                    initargs=(memory_mb,)) as pool, GradingProgress(
+                len(tasks), len(tasks) * per_student, enabled=None if bar else False) as shown:
+            say = shown.write if shown.shown else progress
             futures = {pool.submit(grade_student, task): task["student"] for task in tasks}
             for future in concurrent.futures.as_completed(futures):
                 student = futures[future]
@@ -1011,11 +1018,14 @@ def grade_class(root=None, students=None, feedback=True, export=True, progress=p
                 outcomes[student] = outcome
                 if outcome.error:
                     grades.failures[student] = outcome.error
-                    progress(f"FAILED to grade {student}: {outcome.error.strip().splitlines()[-1]}")
+                    say(f"FAILED to grade {student}: {outcome.error.strip().splitlines()[-1]}")
+                    shown.update(per_student)
                     continue
                 with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
                     merge_outcome(gb, outcome)
-                progress(f"graded {student}")
+                shown.update(per_student)
+                if not shown.shown:
+                    progress(f"graded {student}")
         if export:
             export_csv(api, root / "exports" / "grades.csv")
     grades.update(read_grades(api, root, students, outcomes=outcomes))
@@ -1193,14 +1203,14 @@ def make_demo_class(root):
     return list(DEMO_STUDENTS)
 
 
-def demo(root=None, progress=print):
+def demo(root=None, progress=print, bar=False):
     """The main job: build the release, create the demo class, autograde it, write feedback and
     the CSV export. Returns {student: [NotebookGrade]}."""
     root = Path(root or course_root())
     progress("building release/ and solution/ from source/")
     release(root)
     students = make_demo_class(root)
-    return grade_class(root, students=students, progress=progress, jobs=min(4, os.cpu_count() or 1))
+    return grade_class(root, students=students, progress=progress, jobs=min(4, os.cpu_count() or 1), bar=bar)
 
 
 # --------------------------------------------------------------------------- self-check

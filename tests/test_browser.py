@@ -8,7 +8,9 @@ which a demo class has been graded; headless Chromium (Debian's, driven by Playw
   and the histogram changes;
 - instructor: the nbgrader extensions load in JupyterLab 4, the Formgrader panel shows the demo
   class, a written Part C answer gets points by hand and they reach the CSV export;
-- self-learner: solution notebooks run clean.
+- self-learner: solution notebooks run clean;
+- after grading, with the network off: the class report opens from disk with its plots, and a
+  feedback page shows its formulas typeset (MathML, no MathJax from a CDN).
 
 Every step leaves a PNG in artifacts/screenshots/. Without Chromium the tests skip, except in CI
 (env var CI set) where that fails. Chromium: `bash tools/install_browser.sh`.
@@ -333,4 +335,81 @@ def test_self_learner_solution_notebook_runs_clean(page, lab, notebook):
     assert prompts and all(re.search(r"\[\d+\]", p) for p in prompts), f"not every cell ran: {prompts}"
     nb.cell(min(grade_ids(notebook, "grade"))).scroll_into_view_if_needed()   # a test, passing
     screenshot(page, f"self-learner-{Path(notebook).stem}-runs-clean")
+    assert console.unexpected() == []
+
+
+# --------------------------------------------------------------------------- after grading, offline
+
+def offline_page(chromium):
+    """A page with no network: every request that is not for a file on disk or a data URI fails
+    (and is recorded in the returned list)."""
+    context = chromium.new_context(viewport=browser.VIEWPORT, offline=True)
+    page = context.new_page()
+    page.set_default_timeout(browser.TIMEOUT * 1000)
+    refused = []
+
+    def route(request_route):
+        url = request_route.request.url
+        if url.startswith(("file:", "data:")):
+            return request_route.continue_()
+        refused.append(url)
+        return request_route.abort()
+
+    page.route("**/*", route)
+    return context, page, refused
+
+
+def typeset(page, selector):
+    """How a formula was laid out: the heights of the first fraction's numerator and
+    denominator, and whether the numerator sits above the denominator. Raw LaTeX has no
+    fraction at all; MathML the browser could not lay out puts both on one line."""
+    return page.evaluate("""sel => {
+        const frac = document.querySelector(sel + ' mfrac');
+        if (!frac) return null;
+        const [num, den] = [...frac.children].map(c => c.getBoundingClientRect());
+        return {above: num.bottom <= den.top + 1, height: num.height + den.height};
+    }""", selector)
+
+
+def test_instructor_reads_the_class_report_offline(chromium, course):
+    context, page, refused = offline_page(chromium)
+    console = browser.Console(page)
+    page.goto((course / "exports" / "class-report.html").as_uri())
+    page.get_by_role("heading", name="Class report").wait_for()
+    text = page.locator("body").inner_text()
+    assert f"{len(grading.DEMO_STUDENTS)} students in the gradebook" in text
+    assert "Written answers awaiting manual grading" in text and "part_c/c1_gamma_beta" in text
+    for image in page.locator("img").all():   # the plots, drawn from the page itself
+        assert image.evaluate("img => img.complete && img.naturalWidth > 100"), image.get_attribute("alt")
+    # the partly wrong student's mistake, tallied under its name
+    assert re.search(r"1 of 4 — .*(variance|gamma|eps|beta)", text), text[:3000]
+    assert "$" not in page.locator(".lead").inner_text()   # no raw LaTeX
+    screenshot(page, "instructor-4-class-report")
+    page.screenshot(path=str(browser.SCREENSHOTS / "instructor-4-class-report-full.png"), full_page=True)
+    assert refused == [] and console.unexpected() == []
+    context.close()
+
+
+def test_feedback_formulas_render_with_the_network_off(chromium, course):
+    context, page, refused = offline_page(chromium)
+    console = browser.Console(page)
+    page.goto((course / "feedback" / "demo-perfect" / "part_b" / "b1_forward.html").as_uri())
+    formula = page.locator("math[display='block']").first
+    formula.wait_for()
+    formula.scroll_into_view_if_needed()
+    layout = typeset(page, "math[display='block']")
+    assert layout and layout["above"] and layout["height"] > 12, layout
+    assert "\\frac" not in page.locator("body").inner_text()
+    screenshot(page, "student-feedback-b1-offline-formula")
+    assert refused == [] and console.unexpected() == []
+    context.close()
+
+
+def test_instructor_opens_the_class_report_in_jupyterlab(page, lab, course):
+    console = browser.Console(page)
+    page.goto(lab.url("lab/tree/exports/class-report.html", query="reset"))
+    frame = page.frame_locator(".jp-HTMLViewer iframe").first
+    frame.get_by_role("heading", name="Class report").wait_for()
+    assert frame.locator("math").count() > 0 and frame.locator("img").count() >= 2
+    screenshot(page, "instructor-5-class-report-in-jupyterlab")
     assert console.unexpected() == []

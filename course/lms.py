@@ -1,0 +1,174 @@
+"""Grades a learning management system can import: Canvas and Moodle CSV files.
+
+nbgrader export plugins (its own extension point), so that plain nbgrader writes them too:
+
+    nbgrader export --exporter course.lms.CanvasExportPlugin --to exports/canvas.csv
+    nbgrader export --exporter course.lms.MoodleExportPlugin --to exports/moodle.csv
+
+The LMS knows students by its own ids, the gradebook by the course's (the folder names in
+submitted/). A roster file the instructor provides maps one to the other (ROSTER_COLUMNS; the
+path is `LmsExportPlugin.roster`, default roster.csv in the course folder):
+
+    student_id,first_name,last_name,email,canvas_id,sis_user_id,sis_login_id,section,id_number
+    ada,Ada,Lovelace,ada@uni.example,40211,s1815,ada.l,BN 101,s1815
+
+student_id is required; Canvas needs canvas_id (the "ID" column of a Canvas gradebook export),
+Moodle needs email (mapped to "Email address" in Moodle's import). A student of the gradebook
+without a row (or without that LMS's id) is left out of that file and reported: logged as a
+warning, listed in `plugin.missing`, and printed by `course grade`. Never dropped silently.
+
+Scores are nbgrader's: the assignment's score minus the late penalty, 0 when nothing was
+handed in (as nbgrader's own CSV export), one column per assignment.
+"""
+import csv
+from pathlib import Path
+
+from nbgrader.api import MissingEntry
+from nbgrader.plugins import ExportPlugin
+from traitlets import Dict, Unicode
+
+ROSTER_COLUMNS = ("student_id", "first_name", "last_name", "email", "canvas_id", "sis_user_id",
+                  "sis_login_id", "section", "id_number")
+# Canvas gradebook import: the columns of Canvas's own gradebook export, then one column per
+# assignment (a header Canvas does not know creates that assignment); a second row
+# "Points Possible" carries each assignment's points (Canvas Instructor Guide, "How do I
+# import grades in the Gradebook?").
+CANVAS_COLUMNS = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
+CANVAS_POINTS_ROW = "    Points Possible"
+# Moodle grade import (Grades > Import > CSV file): one row per user, a column that identifies
+# the user (mapped to "Email address" under "Identify user by"), one column per grade item
+# (mapped to an existing or a new grade item), as in Moodle's own CSV grade export.
+MOODLE_COLUMNS = ("First name", "Last name", "ID number", "Email address")
+
+
+def read_roster(path):
+    """{student_id: row dict} from a roster CSV (ROSTER_COLUMNS; extra columns ignored, missing
+    ones empty). Raises ValueError when the file has no student_id column."""
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        reader = csv.DictReader(f)
+        if "student_id" not in (reader.fieldnames or []):
+            raise ValueError(f"{path}: a roster needs a student_id column (columns: {', '.join(ROSTER_COLUMNS)})")
+        roster = {}
+        for row in reader:
+            sid = (row.get("student_id") or "").strip()
+            if sid:
+                roster[sid] = {c: (row.get(c) or "").strip() for c in ROSTER_COLUMNS}
+    return roster
+
+
+def _fmt(score):
+    return f"{score:g}"
+
+
+class LmsExportPlugin(ExportPlugin):
+    """What the Canvas and Moodle exporters share: the roster, the scores, the missing students."""
+
+    roster = Unicode("roster.csv", help="CSV mapping course student ids to LMS ids").tag(config=True)
+    columns = Dict({}, help="{assignment: LMS column header}, e.g. {'part_a': 'Part A (12345)'}; "
+                            "default: the assignment's name").tag(config=True)
+    required = "canvas_id"    # the roster column this LMS matches students by
+    default_to = "lms.csv"
+
+    def scores(self, gradebook):
+        """([assignment], {assignment: max score}, {student_id: {assignment: score}}, {student_id: Student})."""
+        assignments = [a for a in gradebook.assignments if not self.assignment or a.name in self.assignment]
+        students = {s.id: s for s in gradebook.students if not self.student or s.id in self.student}
+        table = {}
+        for sid in students:
+            row = {}
+            for a in assignments:
+                try:
+                    sub = gradebook.find_submission(a.name, sid)
+                    row[a.name] = max(0.0, (sub.score or 0.0) - (sub.late_submission_penalty or 0.0))
+                except MissingEntry:
+                    row[a.name] = 0.0
+            table[sid] = row
+        return [a.name for a in assignments], {a.name: a.max_score for a in assignments}, table, students
+
+    def export(self, gradebook):
+        roster = read_roster(self.roster) if Path(self.roster).is_file() else {}
+        if not roster:
+            self.log.warning("no roster at %s: no student can be matched to the LMS", self.roster)
+        names, maxima, table, students = self.scores(gradebook)
+        self.missing = sorted(s for s in table if not roster.get(s, {}).get(self.required))
+        self.absent = sorted(s for s in roster if s not in table)
+        if self.missing:
+            self.log.warning("not in the roster (no %s), left out of %s: %s",
+                             self.required, self.to or self.default_to, ", ".join(self.missing))
+        dest = Path(self.to or self.default_to)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        headers = [self.columns.get(n, n) for n in names]
+        with open(dest, "w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            writer.writerow(list(self.fixed_columns) + headers)
+            for row in self.extra_rows(names, maxima):
+                writer.writerow(row)
+            for sid in sorted(table):
+                if sid in self.missing:
+                    continue
+                person = dict(roster[sid])
+                person["first_name"] = person["first_name"] or (students[sid].first_name or "")
+                person["last_name"] = person["last_name"] or (students[sid].last_name or "")
+                writer.writerow(self.identity(person) + [_fmt(table[sid][n]) for n in names])
+        self.written = dest
+        return dest
+
+
+class CanvasExportPlugin(LmsExportPlugin):
+    """A Canvas gradebook import CSV (Grades > Import): Student, ID, SIS User ID, SIS Login ID,
+    Section, one column per assignment, and the Points Possible row."""
+
+    required = "canvas_id"
+    default_to = "canvas.csv"
+    fixed_columns = CANVAS_COLUMNS
+
+    def extra_rows(self, names, maxima):
+        return [[CANVAS_POINTS_ROW] + [""] * (len(CANVAS_COLUMNS) - 1) + [_fmt(maxima[n]) for n in names]]
+
+    def identity(self, p):
+        name = ", ".join(x for x in (p["last_name"], p["first_name"]) if x) or p["student_id"]
+        return [name, p["canvas_id"], p["sis_user_id"], p["sis_login_id"], p["section"]]
+
+
+class MoodleExportPlugin(LmsExportPlugin):
+    """A Moodle grade import CSV: First name, Last name, ID number, Email address, one column
+    per assignment (grade item)."""
+
+    required = "email"
+    default_to = "moodle.csv"
+    fixed_columns = MOODLE_COLUMNS
+
+    def extra_rows(self, names, maxima):
+        return []
+
+    def identity(self, p):
+        return [p["first_name"], p["last_name"], p["id_number"], p["email"]]
+
+
+def export_all(api, folder, roster):
+    """Write canvas.csv and moodle.csv into `folder` with the roster at `roster`.
+    Returns {"canvas": plugin, "moodle": plugin} (each with .written and .missing)."""
+    from nbgrader.api import Gradebook
+
+    done = {}
+    for key, cls in (("canvas", CanvasExportPlugin), ("moodle", MoodleExportPlugin)):
+        plugin = cls(parent=api)
+        plugin.roster, plugin.to = str(roster), str(Path(folder) / f"{key}.csv")
+        with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
+            plugin.export(gb)
+        done[key] = plugin
+    return done
+
+
+def demo_roster(path, students):
+    """A roster for the demo class (made-up LMS ids), so that `course demo` shows the LMS files."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(ROSTER_COLUMNS)
+        for i, sid in enumerate(students):
+            first, last = sid.split("-", 1)
+            writer.writerow([sid, first.title(), last, f"{sid}@example.edu", 90001 + i, f"S{90001 + i}",
+                             sid, "BN demo", f"S{90001 + i}"])
+    return path

@@ -1,0 +1,93 @@
+"""Math that renders without a network: LaTeX turned into MathML when the HTML is written.
+
+nbconvert's HTML (and so nbgrader's feedback) leaves `$...$` in the page and loads MathJax from
+a CDN to typeset it in the browser: offline, a student sees raw LaTeX. nbgrader's feedback
+template even calls the MathJax macro without the configurable `mathjax_url`, so pointing that
+setting at a local copy changes nothing. Here the math is converted to MathML once, when the
+page is written (latex2mathml, pure Python); browsers draw MathML themselves (Chromium since
+version 109, Firefox, Safari), so the page needs no script, no font download and no server,
+and renders the same from disk, from JupyterLab's HTML viewer, or from a student's mailbox.
+
+    inline(tex) / block(tex)     one formula as a MathML element (for pages the course writes)
+    render_math(html)            every $...$ and $$...$$ of an HTML page outside code, as MathML
+    OfflineHTMLExporter          nbconvert's HTMLExporter with render_math applied, no MathJax
+"""
+import html as _html
+import re
+
+from jinja2 import DictLoader
+from nbconvert.exporters import HTMLExporter
+from traitlets import default
+
+# Text inside these elements is code or output, never math (as MathJax's skipHtmlTags).
+_SKIP = {"pre", "code", "script", "style", "textarea"}
+_TAG = re.compile(r"(<[^>]*>)")
+_MATH = re.compile(r"\$\$(.+?)\$\$|(?<![\\$])\$(?!\$)(.+?)(?<![\\$])\$", re.S)
+# nbconvert's templates import this macro from 'mathjax.html.j2' to load MathJax from a CDN.
+NO_MATHJAX = "{%- macro mathjax(url='') -%}{%- endmacro -%}\n"
+
+
+def _convert(tex, display):
+    from latex2mathml.converter import convert
+
+    return convert(tex.strip(), display="block" if display else "inline")
+
+
+def inline(tex):
+    """A formula in running text, as a <math> element (escaped LaTeX if it cannot be converted)."""
+    try:
+        return _convert(tex, display=False)
+    except Exception:  # noqa: BLE001 (latex2mathml raises many kinds; show the source instead)
+        return _html.escape(f"${tex}$")
+
+
+def block(tex):
+    """A displayed formula, as a <math display="block"> element."""
+    try:
+        return _convert(tex, display=True)
+    except Exception:  # noqa: BLE001
+        return _html.escape(f"$${tex}$$")
+
+
+def _replace(match):
+    display, text = (True, match.group(1)) if match.group(1) is not None else (False, match.group(2))
+    tex = _html.unescape(text)
+    try:
+        return _convert(tex, display)
+    except Exception:  # noqa: BLE001 (leave what cannot be converted as it was)
+        return match.group(0)
+
+
+def render_math(page):
+    """An HTML page with the LaTeX in its text ($...$, $$...$$) replaced by MathML.
+
+    Text inside <pre>, <code>, <script>, <style> and <textarea> is left alone (code cells,
+    outputs), as are tags and their attributes. Returns the new page (a str).
+    """
+    parts = _TAG.split(page)
+    depth = 0
+    for i, part in enumerate(parts):
+        if i % 2:  # a tag
+            name = re.match(r"</?\s*([a-zA-Z0-9]+)", part)
+            if name and name.group(1).lower() in _SKIP and not part.endswith("/>"):
+                depth += -1 if part.startswith("</") else 1
+                depth = max(depth, 0)
+        elif depth == 0 and "$" in part:
+            parts[i] = _MATH.sub(_replace, part)
+    return "".join(parts)
+
+
+class OfflineHTMLExporter(HTMLExporter):
+    """nbconvert's HTMLExporter writing pages that need no network: the math as MathML
+    (render_math) and no MathJax script. nbgrader's feedback uses it through
+    `c.GenerateFeedback.exporter_class` in nbgrader_config.py; its template (nbgrader's
+    feedback template) is unchanged."""
+
+    @default("extra_loaders")
+    def _no_mathjax(self):
+        # tried before the template folders: replaces the macro that loads MathJax
+        return [DictLoader({"mathjax.html.j2": NO_MATHJAX})]
+
+    def from_notebook_node(self, nb, resources=None, **kw):
+        output, resources = super().from_notebook_node(nb, resources, **kw)
+        return render_math(output), resources

@@ -1,0 +1,335 @@
+"""The class report: what the class got wrong, read from the gradebook and the graded notebooks.
+
+After grading, a teaching team asks what the class got wrong and what to say in the next
+lecture. The course's checks name the mistake behind most failures (course.testing's
+`mistakes={...}`: "Your out matches what you get when the variance divides by N-1"; the
+symbolic checks of Part A: "This is what you get when ..."); here those names are tallied
+over the class, test by test, next to the score distributions, the written answers that
+wait for a grader and the notebooks that could not be graded.
+
+    collect(root)          -> ClassReport: every number, from the gradebook, autograded/ and
+                              the last grading runs' results (exports/grading-results.json)
+    summary(report)        -> the short terminal summary (str)
+    build(root)            -> collect() and the page, exports/class-report.html
+                              (course.report_page: plots embedded, math as MathML)
+    save_results(root, grades)  keep what a grading run found that the gradebook does not hold
+                              (why a notebook was not graded, what was flagged for review)
+
+Numbers are never typed in: scores and pass rates come from nbgrader's gradebook, the failure
+messages from the error outputs of the autograded notebooks' test cells.
+"""
+import json
+import re
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from course import grading
+
+RESULTS = Path("exports") / "grading-results.json"
+REPORT = Path("exports") / "class-report.html"
+
+# The sentences with which course.testing and course.symbolic name a known mistake.
+MISTAKE_PATTERNS = (
+    re.compile(r"matches what you get when (.+?)\.?\s*$", re.M),   # course.testing.check_array
+    re.compile(r"This is what you get when (.+?)\.?\s*$", re.M),   # course.symbolic.check
+)
+NOT_ANSWERED = "not answered (the answer cell still raises NotImplementedError)"
+ANSWER_FAILS = "the answer cell itself fails: {}"
+NOT_RECOGNISED = "not recognised"
+LOWER_IN_RERUN = "scored lower in the definitions-only re-run (see the review list)"
+
+
+def mistake_of(message, answer_error=""):
+    """What a failing test's message says went wrong: the name of the known mistake it reports;
+    else, when an answer cell of the notebook raised (answer_error, "ename: evalue"), that error
+    (NOT_ANSWERED for the release stub's NotImplementedError); else NOT_RECOGNISED.
+    message: "ename: evalue" of the test cell's error."""
+    for pattern in MISTAKE_PATTERNS:
+        found = pattern.search(message)
+        if found:
+            return found.group(1).strip()
+    if "NotImplementedError" in (answer_error or message):
+        return NOT_ANSWERED
+    if answer_error:
+        return ANSWER_FAILS.format(answer_error.strip().splitlines()[0][:120])
+    return NOT_RECOGNISED
+
+
+# --------------------------------------------------------------------------- grading results
+
+def save_results(root, grades):
+    """Merge what this grading run found that the gradebook does not hold (per student: why a
+    notebook was not graded, what was flagged for review, a failure of the grader itself) into
+    exports/grading-results.json; students not graded in this run keep their entry."""
+    path = Path(root) / RESULTS
+    path.parent.mkdir(parents=True, exist_ok=True)
+    results = json.loads(path.read_text()) if path.is_file() else {}
+    failures = getattr(grades, "failures", {})
+    for student, rows in grades.items():
+        results[student] = {
+            "notebooks": {r.name: {"problem": r.problem, "flags": list(r.flags)} for r in rows
+                          if r.problem or r.flags},
+            "error": failures.get(student, ""),
+        }
+    path.write_text(json.dumps(results, indent=1, sort_keys=True, ensure_ascii=False))
+    return path
+
+
+def _load_results(root):
+    path = Path(root) / RESULTS
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+# --------------------------------------------------------------------------- the numbers
+
+@dataclass
+class TestStats:
+    """One graded test cell over the class."""
+    assignment: str
+    notebook: str
+    grade_id: str
+    points: float
+    heading: str = ""                                   # the markdown heading above the cell
+    graded: int = 0                                     # students whose notebook was graded
+    passed: int = 0
+    failures: dict = field(default_factory=dict)        # mistake -> [student]
+    examples: dict = field(default_factory=dict)        # mistake -> an anonymised message
+
+    @property
+    def label(self):
+        return test_label(self.notebook, self.grade_id)
+
+    def ranked(self):
+        """[(mistake, students, example)], most students first, 'not recognised' last."""
+        return sorted(((m, s, self.examples.get(m, "")) for m, s in self.failures.items()),
+                      key=lambda t: (t[0] == NOT_RECOGNISED, -len(t[1]), t[0]))
+
+
+@dataclass
+class NotebookStats:
+    """One notebook over the class: autograded scores of those who handed it in."""
+    assignment: str
+    notebook: str
+    title: str
+    max_code: float
+    max_manual: float
+    scores: dict = field(default_factory=dict)          # student -> autograded score
+    not_submitted: list = field(default_factory=list)   # students
+    not_graded: dict = field(default_factory=dict)      # student -> why
+    manual_waiting: list = field(default_factory=list)  # students with written answers to grade
+    manual_cells: int = 0                               # written answers still to grade
+
+    @property
+    def name(self):
+        return f"{self.assignment}/{self.notebook}"
+
+    def median(self):
+        return statistics.median(self.scores.values()) if self.scores else None
+
+    def full_marks(self):
+        """How many students have every autograded point."""
+        return sum(1 for s in self.scores.values() if s >= self.max_code > 0)
+
+
+@dataclass
+class ClassReport:
+    students: list
+    notebooks: list                                     # [NotebookStats], course order
+    tests: list                                         # [TestStats], course order
+    flagged: list = field(default_factory=list)         # [(student, notebook, flag)]
+    failures: dict = field(default_factory=dict)        # student -> grader failure
+    sources: dict = field(default_factory=dict)         # notebook name -> source notebook
+
+    def mistakes(self):
+        """[(mistake, students, [TestStats])] over the whole class: named mistakes only, by
+        the number of students they affect."""
+        students, where, names = defaultdict(set), defaultdict(list), defaultdict(set)
+        for test in self.tests:
+            for mistake, who in test.failures.items():
+                if not named(mistake):
+                    continue
+                # one mistake worded at more length by another test: "the variance divides by
+                # N-1 (ddof=1)" and "the variance divides by N-1 (ddof=1); batch norm uses 1/N"
+                key = re.split(r";|: ", mistake, maxsplit=1)[0].strip()
+                names[key].add(mistake)
+                students[key] |= set(who)
+                if test not in where[key]:
+                    where[key].append(test)
+        students = {min(names[k], key=len): who for k, who in students.items()}
+        where = {min(names[k], key=len): tests for k, tests in where.items()}
+        order = {id(t): i for i, t in enumerate(self.tests)}
+        return sorted(((m, sorted(s), where[m]) for m, s in students.items()),
+                      key=lambda t: (-len(t[1]), order[id(t[2][0])], t[0]))
+
+
+def named(mistake):
+    """True for the name of a known mistake, False for the other kinds of failure."""
+    return mistake not in (NOT_RECOGNISED, NOT_ANSWERED, LOWER_IN_RERUN) and not mistake.startswith(
+        ANSWER_FAILS.format(""))
+
+
+def test_label(notebook, grade_id):
+    """'b1_forward', 'b1-test-values' -> 'B1 · values'."""
+    short = grading.short_name(notebook)
+    rest = re.sub(rf"^{re.escape(short)}-(test-)?", "", grade_id)
+    return f"{short.upper()} · {rest}"
+
+
+def _anonymise(message, students):
+    for student in sorted(students, key=len, reverse=True):
+        if student:
+            message = message.replace(student, "<student>")
+    message = re.sub(r"(/[^\s/:'\"]+)+/", "…/", message)   # folders of the grading machine
+    return message[:600]
+
+
+def _test_messages(path):
+    """({grade_id: "ename: evalue"} of the test cells with an error in an autograded notebook,
+    "ename: evalue" of the first answer cell with an error, or "")."""
+    out, answer = {}, ""
+    for line in grading.failure_messages(path):
+        grade_id, _, message = line.partition(": ")
+        if "(your code)" in grade_id:
+            answer = answer or message
+        else:
+            out.setdefault(grade_id, message)
+    return out, answer
+
+
+def _headings(source_nb):
+    """{grade_id: the last markdown heading before the cell}, and the notebook's title."""
+    title, last, found = "", "", {}
+    for cell in source_nb.cells:
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                if line.startswith("#"):
+                    text = line.lstrip("#").strip()
+                    title = title or text
+                    last = text
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id:
+            found[grade_id] = last
+    return title, found
+
+
+def _tally(by_test, grades, autograded, student, students):
+    """Count one student's graded notebook into its tests: a pass, or a failure under the name
+    of what went wrong (mistake_of the test's message in the autograded notebook)."""
+    messages = answer_error = None   # read only when a test failed: most notebooks pass
+    for grade in grades:
+        test = by_test.get(grade.name)
+        if test is None:
+            continue
+        test.points = float(grade.max_score or 0.0)
+        test.graded += 1
+        if (grade.score or 0.0) >= test.points:
+            test.passed += 1
+            continue
+        if messages is None:
+            messages, answer_error = _test_messages(autograded)
+        message = messages.get(grade.name)
+        mistake = mistake_of(message, answer_error) if message else LOWER_IN_RERUN
+        test.failures.setdefault(mistake, []).append(student)
+        if message and mistake not in test.examples:
+            test.examples[mistake] = _anonymise(message, students)
+
+
+def collect(root=None, db_url=None):
+    """Every number of the class report: a ClassReport of the class in the gradebook (db_url,
+    default: the course's), its autograded notebooks and the saved grading results."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    root = Path(root or grading.course_root())
+    api = grading.make_api(root, **({"db_url": db_url} if db_url else {}))
+    results = _load_results(root)
+    notebooks, tests, flagged, sources = [], [], [], {}
+    with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
+        students = sorted(s.id for s in gb.students)
+        for assignment in grading.assignments(root):
+            for path in grading.source_notebooks(root, assignment):
+                source = nbformat.read(path, as_version=4)
+                title, headings = _headings(source)
+                sources[f"{assignment}/{path.stem}"] = source
+                cells = [c.metadata["nbgrader"] for c in source.cells
+                         if c.metadata.get("nbgrader", {}).get("grade")
+                         or c.metadata.get("nbgrader", {}).get("task")]
+                test_ids = [m["grade_id"] for m in cells if m.get("grade") and not m.get("solution")
+                            and not m.get("task") and m.get("grade_id")]
+                manual = sum(float(m.get("points", 0)) for m in cells if m.get("task") or m.get("solution"))
+                code = sum(float(m.get("points", 0)) for m in cells if m["grade_id"] in test_ids)
+                stats = NotebookStats(assignment, path.stem, title, code, manual)
+                by_test = {g: TestStats(assignment, path.stem, g, 0.0, headings.get(g, "")) for g in test_ids}
+                for student in students:
+                    saved = results.get(student, {}).get("notebooks", {}).get(stats.name, {})
+                    flagged += [(student, stats.name, flag) for flag in saved.get("flags", [])]
+                    try:
+                        sub = gb.find_submission_notebook(path.stem, assignment, student)
+                    except MissingEntry:
+                        stats.not_submitted.append(student)
+                        continue
+                    autograded = root / "autograded" / student / assignment / f"{path.stem}.ipynb"
+                    problem = saved.get("problem", "")
+                    if problem.startswith("not submitted") or (
+                            not autograded.exists()
+                            and not (root / "submitted" / student / assignment / f"{path.stem}.ipynb").exists()):
+                        stats.not_submitted.append(student)
+                        continue
+                    if problem or not autograded.exists():
+                        stats.not_graded[student] = problem or "no autograded notebook (see grading.log)"
+                        continue
+                    stats.scores[student] = float(sub.code_score or 0.0)
+                    waiting = [g for g in sub.grades if g.needs_manual_grade]
+                    if waiting:
+                        stats.manual_waiting.append(student)
+                        stats.manual_cells += len(waiting)
+                    _tally(by_test, sub.grades, autograded, student, students)
+                notebooks.append(stats)
+                tests += by_test.values()
+    failures = {s: r["error"] for s, r in results.items() if r.get("error") and s in students}
+    return ClassReport(students, notebooks, tests, flagged, failures, sources)
+
+
+# --------------------------------------------------------------------------- terminal
+
+def share(part, whole):
+    """part of whole as a percentage for people: "25%", or "–" of nothing."""
+    return f"{100 * part / whole:.0f}%" if whole else "–"
+
+
+def summary(report, limit=3):
+    """The class report in a few lines for the terminal."""
+    n = len(report.students)
+    lines = [f"Class report: {n} students"]
+    for nb in report.notebooks:
+        median = nb.median()
+        lines.append(
+            f"  {grading.short_name(nb.notebook):4s} median {'–' if median is None else f'{median:g}'}"
+            f"/{nb.max_code:g}  full marks {share(nb.full_marks(), n)}"
+            f"  not submitted {share(len(nb.not_submitted), n)}"
+            + (f"  not graded {len(nb.not_graded)}" if nb.not_graded else "")
+            + (f"  written answers to grade {nb.manual_cells}" if nb.manual_cells else ""))
+    top = report.mistakes()[:limit]
+    if top:
+        lines.append("Most common mistakes:")
+        for mistake, who, where in top:
+            lines.append(f"  {len(who)} of {n}: {mistake}  ({', '.join(t.label for t in where)})")
+    if report.flagged:
+        lines.append(f"Flagged for review: {len(report.flagged)} (see the report)")
+    return "\n".join(lines)
+
+
+
+def build(root=None, db_url=None):
+    """collect() and write exports/class-report.html. Returns (ClassReport, path)."""
+    from course.report_page import write_html
+
+    root = Path(root or grading.course_root())
+    report = collect(root, db_url)
+    return report, write_html(report, root / REPORT)
