@@ -169,6 +169,9 @@ def main(argv=None):
     except (FileNotFoundError, RuntimeError, ValueError) as error:
         print(f"course {args.command}: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"course {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -1009,23 +1009,29 @@ def grade_class(root=None, students=None, feedback=True, export=True, progress=p
                 len(tasks), len(tasks) * per_student, enabled=None if bar else False) as shown:
             say = shown.write if shown.shown else progress
             futures = {pool.submit(grade_student, task): task["student"] for task in tasks}
-            for future in concurrent.futures.as_completed(futures):
-                student = futures[future]
-                try:
-                    outcome = future.result()
-                except Exception as error:  # noqa: BLE001 (the worker process itself died)
-                    outcome = StudentOutcome(student, error=f"{type(error).__name__}: {error}")
-                outcomes[student] = outcome
-                if outcome.error:
-                    grades.failures[student] = outcome.error
-                    say(f"FAILED to grade {student}: {outcome.error.strip().splitlines()[-1]}")
+            try:
+                for future in concurrent.futures.as_completed(futures):
+                    student = futures[future]
+                    try:
+                        outcome = future.result()
+                    except Exception as error:  # noqa: BLE001 (the worker process itself died)
+                        outcome = StudentOutcome(student, error=f"{type(error).__name__}: {error}")
+                    outcomes[student] = outcome
+                    if outcome.error:
+                        grades.failures[student] = outcome.error
+                        say(f"FAILED to grade {student}: {outcome.error.strip().splitlines()[-1]}")
+                        shown.update(per_student)
+                        continue
+                    with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
+                        merge_outcome(gb, outcome)
                     shown.update(per_student)
-                    continue
-                with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
-                    merge_outcome(gb, outcome)
-                shown.update(per_student)
-                if not shown.shown:
-                    progress(f"graded {student}")
+                    if not shown.shown:
+                        progress(f"graded {student}")
+            except KeyboardInterrupt:
+                # Ctrl-C: start no more students; those graded so far are in the gradebook
+                pool.shutdown(wait=False, cancel_futures=True)
+                say(f"interrupted: {len(outcomes)} of {len(tasks)} students graded and recorded")
+                raise
         if export:
             export_csv(api, root / "exports" / "grades.csv")
     grades.update(read_grades(api, root, students, outcomes=outcomes))
