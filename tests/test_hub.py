@@ -13,7 +13,9 @@ the tables below.
 
 Needs root, configurable-http-proxy, the class's system users and the exchange folder
 (`bash tools/install_hub.sh`) and Chromium (`bash tools/install_browser.sh`); without them the
-test skips, except in CI (env var CI set), where that fails.
+test skips, except in CI (env var CI set), where that fails. It empties the home folders of the
+class's users (bn-instructor, bn-perfect, ...) and the exchange's batchnorm-tutorial10 folder: run
+it on a test machine, not on the hub of a real class. It runs in the default .venv/ only.
 """
 import concurrent.futures
 import csv
@@ -258,9 +260,11 @@ def cycle(running_hub, course_dir):
             "bn-partly", ["ls", EXCHANGE / COURSE_ID / "feedback"], check=False).returncode != 0
 
         # formgrader, as a hub service: for the teaching team only
-        out["formgrader"] = {user: running_hub.get(f"/services/{COURSE_ID}/formgrader",
-                                                   running_hub.user_token(user))[0]
-                             for user in (INSTRUCTOR, "bn-partly")}
+        tokens = {user: running_hub.user_token(user) for user in (INSTRUCTOR, "bn-partly")}
+        out["formgrader"] = {user: running_hub.get(f"/services/{COURSE_ID}/formgrader", token)[0]
+                             for user, token in tokens.items()}
+        status, body = running_hub.get(f"/services/{COURSE_ID}/formgrader/api/assignments", tokens[INSTRUCTOR])
+        out["formgrader_assignments"] = json.loads(body) if status == 200 else body
 
         # the students fetch their feedback: one in the browser, the others on the command line
         at_once(*(lambda s=s: nbgrader(s, "fetch_feedback", PART) for s in STUDENTS if s != IN_BROWSER))
@@ -372,6 +376,11 @@ def test_formgrader_is_for_the_teaching_team(cycle):
     codes = cycle["formgrader"]
     assert codes[INSTRUCTOR] == 200 and codes["bn-partly"] == 403, (
         f"formgrader service answered {codes}; expected 200 for {INSTRUCTOR}, 403 for a student")
+    listed = {a.get("name"): a for a in cycle["formgrader_assignments"]} \
+        if isinstance(cycle["formgrader_assignments"], list) else cycle["formgrader_assignments"]
+    assert isinstance(listed, dict) and listed.get(PART, {}).get("num_submissions") == len(STUDENTS), (
+        f"formgrader (the service, in the course folder) should list {PART} with {len(STUDENTS)} "
+        f"collected submissions; its API gave {listed}")
 
 
 def test_screenshot_of_the_assignments_tab(cycle):

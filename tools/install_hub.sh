@@ -6,7 +6,8 @@
 #   (Node.js and npm from Debian when missing);
 # - one system user per hub user of the test class (an instructor and four students), each with a
 #   home folder of mode 700: JupyterHub's LocalProcessSpawner runs each single-user server as its
-#   user, so the exchange's file permissions are really put to the test;
+#   user, so the exchange's file permissions are really put to the test (the test empties
+#   these homes: HUB_USERS= names other accounts to create for a real hub);
 # - nbgrader's exchange folder /srv/nbgrader/exchange, mode 777 as nbgrader's documentation says
 #   (every user may create a course's folders in it; nbgrader sets the course folders' modes);
 # - for those users, the right to pass through (not to list) the folders above this course and
