@@ -170,15 +170,14 @@ class Hub:
             c.JupyterHub.db_url = "sqlite:///{self.workdir / 'jupyterhub.sqlite'}"
             c.JupyterHub.cookie_secret_file = {str(self.workdir / 'jupyterhub_cookie_secret')!r}
             c.JupyterHub.pid_file = {str(self.workdir / 'jupyterhub.pid')!r}
-            # this Python's servers, the hub's nbgrader configuration, no JupyterLab news pop-ups
-            c.Spawner.cmd = [{str(SCRIPTS / 'jupyterhub-singleuser')!r}]
+            # the hub's nbgrader configuration (/etc/jupyter on a real hub), no JupyterLab news
+            # pop-ups; servers are this Python's jupyterhub-singleuser, first on the hub's PATH
             c.Spawner.args = ["--LabApp.app_settings_dir={PROFILE}"]
             c.Spawner.environment = {{"JUPYTER_CONFIG_PATH": {str(DOCS)!r}, "OPENBLAS_NUM_THREADS": "1"}}
             c.Spawner.start_timeout = {TIMEOUT}
             c.Spawner.http_timeout = {TIMEOUT}
             for service in c.JupyterHub.services:
                 service.setdefault("environment", {{}})["JUPYTER_CONFIG_PATH"] = {str(DOCS)!r}
-                service["command"] = [{str(SCRIPTS / 'jupyterhub-singleuser')!r}, *service["command"][1:]]
             # the test's own token: manage users and their servers
             c.JupyterHub.services.append({{"name": "test-driver", "api_token": {self.token!r}}})
             c.JupyterHub.load_roles.append({{
