@@ -63,6 +63,33 @@ c.Autograde.autograde_preprocessors = [
     SkipWhenGrading, IsolatedExecute, IgnorePattern, StderrAsOutput, ClearMetadataPreprocessor, LimitOutput,
     SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
 
+# Late submissions. An assignment's due date lives in the gradebook (`nbgrader db assignment add
+# part_b --duedate "2026-12-04 23:59:00 UTC"`, or formgrader's Manage Assignments page); the time of
+# a submission is its timestamp.txt, written by `nbgrader submit` in the exchange and kept by
+# `nbgrader collect`. Autograding (AssignLatePenalties above) takes PERCENT_PER_DAY percent of a
+# late notebook's score off per started day late, all of it from the tenth day; the penalty is in
+# the gradebook (late_submission_penalty), the feedback (score after the penalty) and the CSV
+# export. nbgrader's built-in choices instead: c.LateSubmissionPlugin.penalty_method = "zero" (a
+# late notebook scores 0) or "none". tests/test_hub.py checks a late submission against this.
+import math  # noqa: E402
+
+from nbgrader.plugins import LateSubmissionPlugin  # noqa: E402
+from traitlets import Float  # noqa: E402
+
+
+class PenaltyPerDayLate(LateSubmissionPlugin):
+    """percent_per_day percent of the notebook's score off for every started day late."""
+
+    percent_per_day = Float(10.0, help="Percent of the score taken off per started day late.").tag(config=True)
+
+    def late_submission_penalty(self, student_id, score, total_seconds_late):
+        days = math.ceil(total_seconds_late / 86400)
+        return round(min(score, score * self.percent_per_day / 100 * days), 2)
+
+
+c.AssignLatePenalties.plugin_class = PenaltyPerDayLate
+c.PenaltyPerDayLate.percent_per_day = 10.0
+
 # Solutions for self-learners keep the mark schemes (what a full written answer contains) and
 # are not executed: like every committed notebook they carry no outputs.
 c.GenerateSolution.preprocessors = [IncludeHeaderFooter, LockCells, ClearOutput]

@@ -43,6 +43,11 @@ def _report(grades, root):
         print("\nTo review (student code that looks like a trick; the grades above already are "
               "those of the definitions-only re-run where it scored lower):")
         print(flags)
+    late = [f"{student} {row.name}: {row.late_penalty:g} points off (late-penalty settings in nbgrader_config.py)"
+            for student, rows in grades.items() for row in rows if row.late_penalty]
+    if late:
+        print("\nLate submissions (the table shows the scores before the penalty):")
+        print("\n".join(late))
     for note in getattr(grades, "notes", []):
         print(f"note: {note}")
     for student, error in getattr(grades, "failures", {}).items():

@@ -630,6 +630,7 @@ def crosscheck_version(nb, rules):
 
 # --------------------------------------------------------------------------- grading: one student
 
+SUBMISSION_FILES = ("timestamp.txt", "submission_secret.txt")  # written by nbgrader submit
 SCRATCH_ID = "student"          # the id a submission has inside its private scratch course
 CROSSCHECK_ID = "crosscheck"    # ... and its definitions-only version
 DEFAULT_MEMORY_MB = 4096        # address space of a student's kernel (and of its grading process)
@@ -650,6 +651,7 @@ class NotebookGrade:
     flags: list = field(default_factory=list)     # what in the student's code needs a look
     seconds: float = 0.0            # autograde run time
     crosschecked: bool = False      # also graded with the definitions of the student's cells only
+    late_penalty: float = 0.0       # points taken off for a late submission (nbgrader_config.py)
 
     @property
     def name(self):
@@ -667,6 +669,7 @@ class NotebookOutcome:
     flags: list = field(default_factory=list)
     seconds: float = 0.0
     crosschecked: bool = False                    # graded a second time, definitions only
+    late_penalty: float | None = None             # nbgrader's AssignLatePenalties, in the scratch course
 
 
 @dataclass
@@ -736,7 +739,7 @@ def grade_student(task):
     """Autograde one student's submissions in a private scratch course and copy the autograded
     notebooks and feedback into the course. Runs in a worker process; returns a StudentOutcome.
 
-    task: dict(root, template, student, timeout, crosscheck, feedback). Each notebook is graded
+    task: dict(root, template, student, timeout, crosscheck, feedback, duedates). Each notebook is graded
     on its own (a kernel that dies loses only its notebook), in a kernel started in an empty
     folder; then, where the student's cells do more than define things, once more with only their
     definitions (crosscheck_version), each test keeping the lower of the two scores.
@@ -755,16 +758,26 @@ def grade_student(task):
             handed_in = root / "submitted" / student / assignment
             if not handed_in.is_dir():
                 continue
+            if (task.get("duedates") or {}).get(assignment):
+                # the class gradebook's due date, so that nbgrader's AssignLatePenalties applies
+                # the late-penalty settings of nbgrader_config.py against timestamp.txt
+                with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
+                    gb.update_or_create_assignment(assignment, duedate=task["duedates"][assignment])
             (scratch / "source" / assignment).mkdir(parents=True, exist_ok=True)
             target = scratch / "submitted" / SCRATCH_ID / assignment
             target.mkdir(parents=True)
+            # nbgrader's own files of a submission: its time, and the secret that names its
+            # feedback in the exchange (release_feedback reads it from feedback/, where
+            # generate_feedback copies it)
+            for kept in SUBMISSION_FILES:
+                if (handed_in / kept).is_file():
+                    shutil.copy(handed_in / kept, target / kept)
             if (handed_in / "timestamp.txt").is_file():
-                shutil.copy(handed_in / "timestamp.txt", target / "timestamp.txt")
                 outcome.timestamps[assignment] = (handed_in / "timestamp.txt").read_text().strip()
             expected = {p.name: p for p in source_notebooks(root, assignment)}
             shipped = root / "source" / assignment  # files the assignment hands out (conventions.md)
             extra = sorted(str(p.relative_to(handed_in)) for p in handed_in.rglob("*")
-                           if p.is_file() and p.name not in expected and p.name != "timestamp.txt"
+                           if p.is_file() and p.name not in expected and p.name not in SUBMISSION_FILES
                            and ".ipynb_checkpoints" not in p.parts
                            and not (shipped / p.relative_to(handed_in)).is_file())
             if extra:
@@ -790,6 +803,8 @@ def grade_student(task):
                     continue
                 with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
                     row.grades, row.comments = _scratch_grades(gb, row.notebook, assignment, SCRATCH_ID)
+                    row.late_penalty = gb.find_submission_notebook(
+                        row.notebook, assignment, SCRATCH_ID).late_submission_penalty
                 # nbgrader scores the notebooks not yet copied in as missing (0, no manual grade
                 # needed), and autograde never revisits task cells: a task cell of a notebook
                 # that was graded always awaits the grader's hand.
@@ -943,6 +958,7 @@ def merge_outcome(gb, outcome):
                     grade.auto_score, grade.needs_manual_grade = row.grades.get(grade.name, (0.0, False))
             for comment in sub.comments:
                 comment.auto_comment = None if row.problem else row.comments.get(comment.name)
+            sub.late_submission_penalty = None if row.problem else row.late_penalty
         gb.db.commit()
 
 
@@ -999,8 +1015,10 @@ def grade_class(root=None, students=None, feedback=True, export=True, progress=p
         progress(f"preparing the gradebook ({api.coursedir.db_url.split('://')[0]})")
         _ensure_assignments(api, root)
         _build_template(root, Path(template))
+        with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
+            duedates = {a.name: a.duedate for a in gb.assignments if a.duedate}
         tasks = [dict(root=str(root), template=template, student=s, timeout=timeout,
-                      crosscheck=crosscheck, feedback=feedback) for s in students]
+                      crosscheck=crosscheck, feedback=feedback, duedates=duedates) for s in students]
         context = multiprocessing.get_context("spawn")
         per_student = sum(len(source_notebooks(root, a)) for a in assignments(root))
         with concurrent.futures.ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=context,
@@ -1101,6 +1119,7 @@ def read_grades(api, root, students, maxima=None, outcomes=None):
                     row.score, row.max_score = sub.score, sub.max_score
                     row.code_score, row.max_code_score = sub.code_score, sub.max_code_score
                     row.needs_manual = bool(sub.needs_manual_grade)
+                    row.late_penalty = sub.late_submission_penalty or 0.0
                 except MissingEntry:
                     row.problem = "not submitted"
                 if (assignment, notebook) in ran:
