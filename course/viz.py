@@ -7,7 +7,7 @@ The plots of Exercise B5 read a *history*, the record of one training run (see B
 - history["pre"]: float array (R, L, P, H), every hidden layer's input to its non-linearity for the
   P probe examples (R recordings, L hidden layers of H units)
 - history["post"]: float array (R, L, P, H), the non-linearity's outputs
-- history["test_acc"]: float array (R,), test accuracy at each recording
+- history["test_acc"]: float array (R,), test accuracy at each recording (inference mode, running statistics)
 """
 import io
 import os
@@ -138,7 +138,7 @@ def _histories(history_plain, history_bn):
 
 
 def plot_percentiles(history_plain, history_bn, layer=-1, unit=0, percentiles=(15, 50, 85)):
-    """Ioffe & Szegedy's Figure 1: test accuracy, and one unit's input to the non-linearity.
+    """A scaled-down re-creation of Ioffe & Szegedy's Figure 1: test accuracy, and one unit's input to the non-linearity.
 
     Left: test accuracy over training for both networks. Middle and right: the 15th, 50th and
     85th percentiles (over the probe examples) of one unit's input u, without and with batch norm,

@@ -253,3 +253,12 @@ def test_ghost_batches_normalize_each_group_and_backpropagate():
     for name, param in net.params.items():
         numerical = numerical_gradient(lambda: np.array(net.loss(X, y, ghost=3)[0]), param, np.array(1.0))
         assert rel_error(grads[name], numerical) < 1e-6 or np.abs(grads[name] - numerical).max() < 1e-9, name
+
+
+def test_try_it_tanh_keeps_the_signal_but_still_drifts(notebook):
+    """The "Try it" paragraph: with tanh the plain network's spread no longer shrinks with depth, its deeper layers still drift."""
+    hp, hb = notebook["run_experiment"](epochs=10, record_every=2, activation="tanh")
+    spread = np.median(course.viz.band_widths(hp["pre"])[0], axis=-1)
+    assert (spread > 2).all(), spread
+    ratio = course.viz.layer_drift(hp["pre"]) / course.viz.layer_drift(hb["pre"])
+    assert (ratio[1:] > 3).all(), ratio
