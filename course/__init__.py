@@ -4,8 +4,8 @@
 - course.symbolic    checks a SymPy answer (Part A) and explains what is off
 - course.gradcheck   numerical gradients by centered differences
 - course.data        the 8x8 handwritten digits (shipped with the course, from UCI), standardised and split
-- course.mlp         the deep network of B5 (it takes the student's batch norm as arguments)
-- course.experiments small networks and sweeps for the Part C experiments (same rule)
+- course.mlp         the course's one deep network, for B5 and Part C (it takes the student's batch norm as arguments)
+- course.experiments training runs and sweeps of that network for the Part C experiments
 - course.palette     the colours and labels of "with BN" / "without BN" (no plotting library)
 - course.viz         colours, plots and the covariate-shift explorer widget
 - course.grading     drives nbgrader: release, grade a class, the demo class, self-check

@@ -7,7 +7,7 @@ The plots of Exercise B5 read a *history*, the record of one training run (see B
 - history["pre"]: float array (R, L, P, H), every hidden layer's input to its non-linearity for the
   P probe examples (R recordings, L hidden layers of H units)
 - history["post"]: float array (R, L, P, H), the non-linearity's outputs
-- history["test_acc"]: float array (R,), test accuracy at each recording
+- history["test_acc"]: float array (R,), test accuracy at each recording (inference mode, running statistics)
 """
 import io
 import os
@@ -92,6 +92,22 @@ def layer_drift(pre):
     return moved.max(axis=0).mean(axis=-1)
 
 
+def band_widths(pre, low=15, high=85):
+    """How spread out each unit's input to the non-linearity is over the probe examples.
+
+    Inputs:
+    - pre: float array (R, L, P, H), as history["pre"]
+    - low, high: the percentiles that bound the band (default: 15th to 85th, as in Ioffe & Szegedy's Figure 1)
+
+    Returns a float array (R, L, H): the high-th minus the low-th percentile over the P examples, per recording,
+    layer and unit. A width near 0 means the unit gives almost the same input for every example; for a standard
+    normal input the 15-85% width is 2.07.
+    """
+    pre = np.asarray(pre, dtype=np.float64)
+    lo, hi = np.percentile(pre, [low, high], axis=2)
+    return hi - lo
+
+
 def saturation(history, activation="sigmoid"):
     """Share of saturated units per recording and layer.
 
@@ -122,7 +138,7 @@ def _histories(history_plain, history_bn):
 
 
 def plot_percentiles(history_plain, history_bn, layer=-1, unit=0, percentiles=(15, 50, 85)):
-    """Ioffe & Szegedy's Figure 1: test accuracy, and one unit's input to the non-linearity.
+    """A scaled-down re-creation of Ioffe & Szegedy's Figure 1: test accuracy, and one unit's input to the non-linearity.
 
     Left: test accuracy over training for both networks. Middle and right: the 15th, 50th and
     85th percentiles (over the probe examples) of one unit's input u, without and with batch norm,
@@ -159,40 +175,6 @@ def plot_percentiles(history_plain, history_bn, layer=-1, unit=0, percentiles=(1
                ylabel="input to the non-linearity $u$")
         ax.legend(loc="best", fontsize="small")
     fig.suptitle("With batch norm, a unit's input distribution stays put while accuracy rises sooner")
-    return fig
-
-
-def plot_layer_histograms(history_plain, history_bn, edges, which=None):
-    """Histograms of every layer's inputs to the non-linearity, without BN (top) and with BN (bottom).
-
-    Each panel overlays a few recordings, light (early) to dark (late), so the drift shows as
-    histograms that move apart.
-
-    Inputs:
-    - history_plain, history_bn: history dicts of the two runs
-    - edges: bin edges, float array (B + 1,)
-    - which: indices of the recordings to overlay (default: first, middle and last)
-
-    Returns the matplotlib Figure.
-    """
-    n_rec, n_layers = history_plain["pre"].shape[:2]
-    which = (0, n_rec // 2, n_rec - 1) if which is None else which
-    fig = _figure(2.4 * n_layers, 4.8)
-    axes = fig.subplots(2, n_layers, sharex=True, sharey="row", squeeze=False)
-    for row, (key, history) in enumerate(_histories(history_plain, history_bn)):
-        for layer in range(n_layers):
-            ax = axes[row, layer]
-            for k, r in enumerate(which):
-                shade = 0.35 + 0.65 * k / max(len(which) - 1, 1)
-                ax.hist(history["pre"][r, layer].ravel(), bins=edges, histtype="step", density=True,
-                        color=COLORS[key], alpha=shade, lw=1.4,
-                        label=f"epoch {history['epoch'][r]}")
-            ax.set_title(f"{LABELS[key]}, layer {layer + 1}", fontsize="medium")
-            if row == 1:
-                ax.set_xlabel("$u$")
-        axes[row, 0].set_ylabel("density")
-        axes[row, -1].legend(fontsize="small")
-    fig.suptitle("Every layer's inputs to the non-linearity over training: without BN they spread and move")
     return fig
 
 

@@ -131,6 +131,49 @@ def test_the_experiment_shows_what_figure_1_shows(notebook):
     assert np.ptp(median_plain) > 3 * np.ptp(median_bn)
 
 
+def test_the_text_tells_the_story_the_run_shows(notebook):
+    """The claims of "What you should see", the saturation paragraph and the mark scheme, on the notebook's own run."""
+    hp, hb = notebook["history_plain"], notebook["history_bn"]
+    # the last layer's unit 0: an almost flat band without BN at epoch 0 ("below 0.1"), about 2 wide with BN
+    assert notebook["width_plain"][0] < 0.1, notebook["width_plain"]
+    assert notebook["width_plain"][-1] > 5 * notebook["width_plain"][0], notebook["width_plain"]
+    assert 1.8 < notebook["width_bn"][0] < 2.6 and 1.5 < notebook["width_bn"][-1] < 3.5, notebook["width_bn"]
+    # the spread shrinks from layer to layer without BN, stays about 2 with BN
+    spread_plain, spread_bn = notebook["spread0"]["plain"], notebook["spread0"]["bn"]
+    assert (np.diff(spread_plain) < 0).all() and spread_plain[-1] < 0.1, spread_plain
+    assert ((spread_bn > 1.8) & (spread_bn < 2.3)).all(), spread_bn
+    # "the gradients reaching layer 1 are about a hundred times smaller than those at layer 5"; with BN similar
+    grad_plain, grad_bn = notebook["grad0"]["plain"], notebook["grad0"]["bn"]
+    assert 50 < grad_plain[-1] / grad_plain[0] < 200, grad_plain
+    assert 0.5 < grad_bn[-1] / grad_bn[0] < 2, grad_bn
+    # accuracy: chance for the first epochs without BN, high after the first epoch with BN (inference mode)
+    assert hp["test_acc"][1] < 0.2 and hb["test_acc"][1] > 0.85, (hp["test_acc"], hb["test_acc"])
+    # few saturated units, even without BN: "at most about a tenth in layer 1, a few percent deeper"
+    end = course.viz.saturation(hp)[-1]
+    assert end[0] < 0.12 and (end[1:] < 0.03).all(), end
+    assert (course.viz.saturation(hb)[-1] < 0.01).all()
+    # "WEIGHT_SCALE = 8.0: about half of the plain network's sigmoid units saturate from the start"
+    ns = notebook
+    big = course.mlp.MLP((64,) + (ns["HIDDEN"],) * ns["DEPTH"] + (10,), "sigmoid", seed=ns["SEED"], weight_scale=8.0)
+    pre, _ = ns["record_layers"](big, ns["DATA"].X_test[:ns["PROBE_SIZE"]])
+    share = (np.abs(pre) > 4).mean(axis=(1, 2))
+    assert (share > 0.35).all() and (share < 0.65).all(), share
+
+
+def test_accuracy_uses_running_statistics(notebook):
+    """B5 evaluates in inference mode: one image's prediction does not depend on the others evaluated with it."""
+    ns = notebook
+    net = course.mlp.MLP((64, 20, 20, 10), "sigmoid", batchnorm=ns["BN"], seed=0, weight_scale=2.0)
+    course.mlp.train_epoch(net, ns["DATA"].X_train, ns["DATA"].y_train, np.random.default_rng(0), 32, 0.5)
+    X = ns["DATA"].X_test
+    np.testing.assert_allclose(net.scores(X[:1]), net.scores(X)[:1], rtol=1e-12)
+    mean, var = net.running[0]
+    assert not np.allclose(mean, 0) and not np.allclose(var, 1), "running statistics were updated while training"
+    plain = course.mlp.MLP((64, 20, 10), batchnorm=(_bn_forward, _bn_backward))
+    with pytest.raises(ValueError, match="running statistics"):
+        plain.accuracy(X, ns["DATA"].y_test)
+
+
 def test_plots_are_saved_as_png(notebook, explorer):
     """The three plots and two frames of the explorer, under artifacts/ to look at."""
     ARTIFACTS.mkdir(exist_ok=True)
@@ -150,7 +193,7 @@ def test_plots_are_saved_as_png(notebook, explorer):
         assert (ARTIFACTS / name).stat().st_size > 10_000, name
 
 
-@pytest.mark.parametrize("activation", ["sigmoid", "tanh"])
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu"])
 @pytest.mark.parametrize("batchnorm", [None, (_bn_forward, _bn_backward)], ids=["plain", "bn"])
 def test_mlp_backward_matches_numerical_gradients(activation, batchnorm):
     rng = np.random.default_rng(0)
@@ -171,7 +214,7 @@ def test_same_seed_same_start_with_or_without_bn():
         np.testing.assert_array_equal(value, bn.params[name])
     assert set(bn.params) - set(plain.params) == {"gamma1", "beta1", "gamma2", "beta2"}
     with pytest.raises(ValueError, match="activation"):
-        course.mlp.MLP((6, 5, 2), activation="relu")
+        course.mlp.MLP((6, 5, 2), activation="softplus")
     with pytest.raises(ValueError, match="batchnorm"):
         course.mlp.MLP((6, 5, 2), batchnorm=_bn_forward)
 
@@ -196,3 +239,37 @@ def test_course_holds_no_batch_norm():
     for path in (ROOT / "course").glob("*.py"):
         text = path.read_text()
         assert "def batchnorm" not in text and "sqrt(var" not in text, path.name
+
+
+def test_ghost_batches_normalize_each_group_and_backpropagate():
+    rng = np.random.default_rng(1)
+    net = course.mlp.MLP((5, 4, 3), "relu", batchnorm=(_bn_forward, _bn_backward), seed=2)
+    X, y = rng.normal(size=(6, 5)), rng.integers(0, 3, size=6)
+    _, caches = net.forward(X, ghost=3)
+    u = caches[0]["u"]
+    np.testing.assert_allclose(u[:3].mean(axis=0), 0, atol=1e-12)
+    np.testing.assert_allclose(u[3:].mean(axis=0), 0, atol=1e-12)
+    _, grads = net.loss(X, y, ghost=3)
+    for name, param in net.params.items():
+        numerical = numerical_gradient(lambda: np.array(net.loss(X, y, ghost=3)[0]), param, np.array(1.0))
+        assert rel_error(grads[name], numerical) < 1e-6 or np.abs(grads[name] - numerical).max() < 1e-9, name
+
+
+def test_try_it_tanh_keeps_the_signal_but_still_drifts(notebook):
+    """The "Try it" paragraph: with tanh the plain network's spread no longer shrinks with depth, its deeper layers still drift."""
+    hp, hb = notebook["run_experiment"](epochs=10, record_every=2, activation="tanh")
+    spread = np.median(course.viz.band_widths(hp["pre"])[0], axis=-1)
+    assert (spread > 2).all(), spread
+    ratio = course.viz.layer_drift(hp["pre"]) / course.viz.layer_drift(hb["pre"])
+    assert (ratio[1:] > 3).all(), ratio
+
+
+def test_every_known_mistake_costs_one_test_only():
+    """A mistake in one task costs that task's test, not the tests of the tasks built on it."""
+    import answers
+
+    source = nbrun.load(NOTEBOOK)
+    for answer in answers.load(NOTEBOOK).WRONG:
+        result = nbrun.run(nbrun.with_answers(source, answer.cells))
+        lost = [c.grade_id for c in result.cells if c.score < c.max_points]
+        assert len(lost) == 1, f"'{answer.name}' loses points in {lost}"

@@ -47,3 +47,64 @@ def test_written_answers_are_task_cells_with_a_mark_scheme(notebook):
         after = nb.cells[i + 1]
         assert after.cell_type == "markdown" and not nbrun.meta(after), \
             f"{nbrun.grade_id(cell)} should be followed by an ordinary markdown cell for the answer"
+
+
+def _run_full(notebook):
+    """The namespace of a source notebook run top to bottom with the reference solution, figures
+    and experiments included (full run, as a student sees it; figures are closed)."""
+    import os
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    namespace, old_show = {"__name__": "__main__"}, plt.show
+    saved = os.environ.pop("NBGRADER_EXECUTION", None)
+    plt.show = lambda *args, **kwargs: None
+    try:
+        for cell in nbrun.load(notebook).cells:
+            if cell.cell_type == "code":
+                exec(compile(cell.source, "<cell>", "exec"), namespace)
+    finally:
+        plt.show = old_show
+        plt.close("all")
+        if saved is not None:
+            os.environ["NBGRADER_EXECUTION"] = saved
+    return namespace
+
+
+def test_c5_text_matches_its_run():
+    """C5's "What you should see": slopes, gradient ratios and entropies as the notebook's own run prints them."""
+    import numpy as np
+
+    runs = _run_full("part_c/c5_gradient_flow.ipynb")["runs"]
+    saturated, grads, slopes, entropy = runs["small", "plain"]
+    assert saturated.max() < 0.005 and 1e-7 < grads[0] / grads[-1] < 1e-5      # "about 10^-6 of the last one's"
+    assert entropy[0] > 3.5 and (entropy[4:] < 0.05).all()                     # "from the fifth layer on ... 0 bits"
+    saturated, grads, slopes, entropy = runs["large", "plain"]
+    assert 0.35 < saturated.mean() < 0.6 and slopes.mean() < 0.1               # "about half of the units saturate"
+    assert 0.8 < entropy.min() and entropy.max() < 3.2                          # "about 1 to 3 bits"
+    for init in ("small", "large"):
+        saturated, grads, slopes, entropy = runs[init, "bn"]
+        assert saturated.max() < 0.005 and np.allclose(slopes, 0.2, atol=0.02)  # "a mean slope near 0.2"
+        assert (entropy > 3.8).all() and (entropy < np.log2(20)).all()         # "about 4 bits of the possible 4.3"
+        assert 0.5 < grads[0] / grads[-1] < 2                                   # "the same size in every layer"
+
+
+def test_c6_text_matches_its_run():
+    """C6: smaller normalization groups narrow the test-train gap; BN over the whole batch is like the plain net."""
+    import numpy as np
+
+    ns = _run_full("part_c/c6_regularization.ipynb")
+    gap = {name: np.mean(values) for name, values in ns["gaps"].items()}
+    assert gap["BN, m = 4"] < gap["BN, m = 16"] < gap["BN, m = 200"], gap
+    assert abs(gap["BN, m = 200"] - gap["without BN"]) < 0.1 * gap["without BN"], gap
+    test_loss = {name: np.mean([t for _, t in values]) for name, values in ns["losses"].items()}
+    assert test_loss["BN, m = 4"] < test_loss["BN, m = 200"], test_loss    # "here the test loss itself is lower too"
+
+
+def test_c3_text_matches_its_run():
+    """C3's mark scheme: the largest stable rate with BN is about 10 times that without."""
+    ns = _run_full("part_c/c3_learning_rates.ipynb")
+    best = {name: ns["largest_stable_lr"](ns["lrs"], finals, initial) for name, (initial, finals) in ns["sweep"].items()}
+    assert 5 <= best["bn"] / best["plain"] <= 20, best

@@ -1,4 +1,4 @@
-"""Answers to B5 (recording layers, the experiment, visualize_covariate_shift) beside the reference solution."""
+"""Answers to B5 (inference mode, recording layers, the experiment, the histograms, visualize_covariate_shift) beside the reference solution."""
 from answers import Answer
 
 BN = "b5-batchnorm"
@@ -6,6 +6,8 @@ RECORD = "b5-record-layers"
 TRAIN = "b5-train-and-record"
 EXPERIMENT = "b5-experiment"
 VISUALIZE = "b5-visualize"
+RUNNING = "b5-running"
+HISTOGRAMS = "b5-histograms"
 
 _REFERENCE_BN = """
     def batchnorm_forward(x, gamma, beta, eps=1e-5):
@@ -24,6 +26,112 @@ _REFERENCE_BN = """
 
 
 WRONG = [
+    Answer("running variance of the biased batch variance (cs231n's choice)", {RUNNING: """
+        def update_running(running_mean, running_var, mu, var, m, momentum=0.9):
+            return momentum * running_mean + (1 - momentum) * mu, momentum * running_var + (1 - momentum) * var
+
+
+        def batchnorm_inference(x, gamma, beta, running_mean, running_var, eps=1e-5):
+            return gamma * (x - running_mean) / np.sqrt(running_var + eps) + beta
+        """}, says="unbiased"),
+    Answer("momentum weighs the new batch (PyTorch's momentum)", {RUNNING: """
+        def update_running(running_mean, running_var, mu, var, m, momentum=0.9):
+            return ((1 - momentum) * running_mean + momentum * mu,
+                    (1 - momentum) * running_var + momentum * m / (m - 1) * var)
+
+
+        def batchnorm_inference(x, gamma, beta, running_mean, running_var, eps=1e-5):
+            return gamma * (x - running_mean) / np.sqrt(running_var + eps) + beta
+        """}, says="instead of the old value"),
+    Answer("running statistics updated in place", {RUNNING: """
+        def update_running(running_mean, running_var, mu, var, m, momentum=0.9):
+            running_mean *= momentum
+            running_mean += (1 - momentum) * mu
+            running_var *= momentum
+            running_var += (1 - momentum) * m / (m - 1) * var
+            return running_mean, running_var
+
+
+        def batchnorm_inference(x, gamma, beta, running_mean, running_var, eps=1e-5):
+            return gamma * (x - running_mean) / np.sqrt(running_var + eps) + beta
+        """}, says="running_mean"),
+    Answer("eps outside the square root at inference", {RUNNING: """
+        def update_running(running_mean, running_var, mu, var, m, momentum=0.9):
+            return momentum * running_mean + (1 - momentum) * mu, momentum * running_var + (1 - momentum) * m / (m - 1) * var
+
+
+        def batchnorm_inference(x, gamma, beta, running_mean, running_var, eps=1e-5):
+            return gamma * (x - running_mean) / (np.sqrt(running_var) + eps) + beta
+        """}, says="inside: sqrt(running_var + eps)"),
+    Answer("inference normalizes with the batch's own statistics", {RUNNING: """
+        def update_running(running_mean, running_var, mu, var, m, momentum=0.9):
+            return momentum * running_mean + (1 - momentum) * mu, momentum * running_var + (1 - momentum) * m / (m - 1) * var
+
+
+        def batchnorm_inference(x, gamma, beta, running_mean, running_var, eps=1e-5):
+            return gamma * (x - x.mean(axis=0)) / np.sqrt(x.var(axis=0) + eps) + beta
+        """}, says="running statistics"),
+    Answer("histograms drawn as counts", {HISTOGRAMS: """
+        def plot_histograms(ax, history, layer, edges=EDGES, which=None, color=None):
+            pre = np.asarray(history["pre"])
+            which = (0, len(pre) // 2, len(pre) - 1) if which is None else which
+            out = []
+            for r in which:
+                h, _, _ = ax.hist(pre[r, layer].ravel(), bins=edges, histtype="step", color=color,
+                                  label=f"epoch {history['epoch'][r]}")
+                out.append(h)
+            ax.set_xlabel("u")
+            ax.set_ylabel("count")
+            ax.legend()
+            return np.array(out)
+        """}, says="counts, not densities"),
+    Answer("histograms of the activations h", {HISTOGRAMS: """
+        def plot_histograms(ax, history, layer, edges=EDGES, which=None, color=None):
+            post = np.asarray(history["post"])
+            which = (0, len(post) // 2, len(post) - 1) if which is None else which
+            out = []
+            for r in which:
+                h, _, _ = ax.hist(post[r, layer].ravel(), bins=edges, density=True, color=color,
+                                  label=f"epoch {history['epoch'][r]}")
+                out.append(h)
+            ax.set_xlabel("h")
+            ax.set_ylabel("density")
+            ax.legend()
+            return np.array(out)
+        """}, says="outputs h"),
+    Answer("histograms ignore `which`", {HISTOGRAMS: """
+        def plot_histograms(ax, history, layer, edges=EDGES, which=None, color=None):
+            pre = np.asarray(history["pre"])
+            out = []
+            for r in (0, len(pre) // 2, len(pre) - 1):
+                h, _, _ = ax.hist(pre[r, layer].ravel(), bins=edges, density=True, color=color,
+                                  label=f"epoch {history['epoch'][r]}")
+                out.append(h)
+            ax.set_xlabel("u")
+            ax.set_ylabel("density")
+            ax.legend()
+            return np.array(out)
+        """}, says="ignore `which`"),
+    Answer("returns densities but draws counts", {HISTOGRAMS: """
+        def plot_histograms(ax, history, layer, edges=EDGES, which=None, color=None):
+            pre = np.asarray(history["pre"])
+            which = (0, len(pre) // 2, len(pre) - 1) if which is None else which
+            out = []
+            for r in which:
+                values = pre[r, layer].ravel()
+                ax.hist(values, bins=edges, color=color, label=f"epoch {history['epoch'][r]}")
+                out.append(np.histogram(values, bins=edges, density=True)[0])
+            ax.set_xlabel("u")
+            ax.set_ylabel("density")
+            ax.legend()
+            return np.array(out)
+        """}, says="highest drawn value"),
+    Answer("histograms without labels", {HISTOGRAMS: """
+        def plot_histograms(ax, history, layer, edges=EDGES, which=None, color=None):
+            pre = np.asarray(history["pre"])
+            which = (0, len(pre) // 2, len(pre) - 1) if which is None else which
+            return np.array([ax.hist(pre[r, layer].ravel(), bins=edges, density=True)[0] for r in which])
+        """}, says="label each one with its epoch"),
     Answer("records after the non-linearity (h) as the pre-activation", {RECORD: """
         def record_layers(net, X):
             _, caches = net.forward(X)
@@ -140,7 +248,7 @@ WRONG = [
         def run_experiment(data=DATA, epochs=EPOCHS, record_every=RECORD_EVERY, activation=ACTIVATION, seed=SEED):
             sizes = (64,) + (HIDDEN,) * DEPTH + (10,)
             plain = MLP(sizes, activation, seed=seed, weight_scale=WEIGHT_SCALE)
-            bn = MLP(sizes, activation, batchnorm=(batchnorm_forward, batchnorm_backward), seed=seed + 1,
+            bn = MLP(sizes, activation, batchnorm=BN, seed=seed + 1,
                      weight_scale=WEIGHT_SCALE)
             return train_and_record(plain, data, epochs, record_every), train_and_record(bn, data, epochs, record_every)
         """}, says="same weights"),
@@ -148,7 +256,7 @@ WRONG = [
         def run_experiment(data=DATA, epochs=EPOCHS, record_every=RECORD_EVERY, activation=ACTIVATION, seed=SEED):
             sizes = (64,) + (HIDDEN,) * DEPTH + (10,)
             plain = MLP(sizes, activation, seed=seed, weight_scale=WEIGHT_SCALE)
-            bn = MLP(sizes, activation, batchnorm=(batchnorm_forward, batchnorm_backward), seed=seed,
+            bn = MLP(sizes, activation, batchnorm=BN, seed=seed,
                      weight_scale=WEIGHT_SCALE)
             return train_and_record(bn, data, epochs, record_every), train_and_record(plain, data, epochs, record_every)
         """}, says="does not normalise"),
@@ -210,6 +318,43 @@ WRONG = [
 ]
 
 RIGHT = [
+    Answer("histograms with np.histogram and ax.stairs", {HISTOGRAMS: """
+        def plot_histograms(ax, history, layer, edges=EDGES, which=None, color=None):
+            R = len(history["epoch"])
+            rows = []
+            for r in (which if which is not None else [0, R // 2, R - 1]):
+                d, _ = np.histogram(np.ravel(history["pre"][r][layer]), bins=edges, density=True)
+                ax.stairs(d, edges, color=color, label="epoch " + str(history["epoch"][r]))
+                rows.append(d)
+            ax.set(xlabel="$u$", ylabel="density")
+            ax.legend()
+            return np.vstack(rows)
+        """}),
+    Answer("histograms as filled bars", {HISTOGRAMS: """
+        def plot_histograms(ax, history, layer, edges=EDGES, which=None, color=None):
+            pre = history["pre"]
+            if which is None:
+                which = [0, len(pre) // 2, len(pre) - 1]
+            out = np.zeros((len(which), len(edges) - 1))
+            for k, r in enumerate(which):
+                out[k], _, _ = ax.hist(np.asarray(pre[r, layer]).flatten(), edges, density=True, alpha=0.4, color=color,
+                                       label=f"epoch {int(history['epoch'][r])}")
+            ax.set_xlabel("u")
+            ax.set_ylabel("density")
+            ax.legend()
+            return out
+        """}),
+    Answer("running statistics written with the unbiased variance first", {RUNNING: """
+        def update_running(running_mean, running_var, mu, var, m, momentum=0.9):
+            unbiased = var * m / (m - 1)
+            return (momentum * running_mean + (1.0 - momentum) * mu,
+                    running_var + (1.0 - momentum) * (unbiased - running_var))
+
+
+        def batchnorm_inference(x, gamma, beta, running_mean, running_var, eps=1e-5):
+            x_hat = (x - running_mean) / np.sqrt(running_var + eps)
+            return gamma * x_hat + beta
+        """}),
     Answer("record_layers with a loop into preallocated arrays", {RECORD: """
         def record_layers(net, X):
             _, caches = net.forward(X)
@@ -249,7 +394,7 @@ RIGHT = [
         def run_experiment(data=DATA, epochs=EPOCHS, record_every=RECORD_EVERY, activation=ACTIVATION, seed=SEED):
             sizes = [data.X_train.shape[1]] + [HIDDEN] * DEPTH + [10]
             history_bn = train_and_record(
-                MLP(sizes, activation, batchnorm=(batchnorm_forward, batchnorm_backward), seed=seed,
+                MLP(sizes, activation, batchnorm=BN, seed=seed,
                     weight_scale=WEIGHT_SCALE), data, epochs, record_every)
             history_plain = train_and_record(MLP(sizes, activation, None, seed, WEIGHT_SCALE), data, epochs, record_every)
             return history_plain, history_bn

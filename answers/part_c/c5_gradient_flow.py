@@ -3,10 +3,15 @@ from answers import Answer
 
 PEAK = "c5-peak"
 REPORT = "c5-report"
+ENTROPY = "c5-entropy"
 
 
 def _peak(body):
     return {PEAK: "def derivative_peak(f, z):\n" + body}
+
+
+def _entropy(body):
+    return {ENTROPY: "def layer_entropy(hs, bins=20):\n" + body}
 
 
 def _report(body):
@@ -58,9 +63,76 @@ WRONG = [
             return (np.mean(np.concatenate([np.abs(zl).ravel() for zl in zs]) > threshold),
                     np.array([np.linalg.norm(d) for d in dWs]))
         """), says="NumPy array"),
+    Answer("entropy in nats", _entropy("""
+            edges = np.linspace(0, 1, bins + 1)
+            out = []
+            for h in hs:
+                per_unit = []
+                for j in range(h.shape[1]):
+                    p = np.histogram(h[:, j], bins=edges)[0] / len(h)
+                    p = p[p > 0]
+                    per_unit.append(-(p * np.log(p)).sum())
+                out.append(np.mean(per_unit))
+            return np.array(out)
+        """), says="bits"),
+    Answer("one histogram of the whole layer", _entropy("""
+            edges = np.linspace(0, 1, bins + 1)
+            out = []
+            for h in hs:
+                p = np.histogram(h, bins=edges)[0] / h.size
+                p = p[p > 0]
+                out.append(-(p * np.log2(p)).sum())
+            return np.array(out)
+        """), says="bin each unit's outputs"),
+    Answer("bins from each unit's own range", _entropy("""
+            out = []
+            for h in hs:
+                per_unit = []
+                for j in range(h.shape[1]):
+                    p = np.histogram(h[:, j], bins=bins)[0] / len(h)
+                    p = p[p > 0]
+                    per_unit.append(-(p * np.log2(p)).sum())
+                out.append(np.mean(per_unit))
+            return np.array(out)
+        """), says="same bins on [0, 1]"),
+    Answer("bins argument ignored", _entropy("""
+            edges = np.linspace(0, 1, 21)
+            out = []
+            for h in hs:
+                per_unit = []
+                for j in range(h.shape[1]):
+                    p = np.histogram(h[:, j], bins=edges)[0] / len(h)
+                    p = p[p > 0]
+                    per_unit.append(-(p * np.log2(p)).sum())
+                out.append(np.mean(per_unit))
+            return np.array(out)
+        """), says="bins argument is ignored"),
+    Answer("empty bins give nan (0 log 0 not dropped)", _entropy("""
+            edges = np.linspace(0, 1, bins + 1)
+            out = []
+            for h in hs:
+                per_unit = []
+                for j in range(h.shape[1]):
+                    p = np.histogram(h[:, j], bins=edges)[0] / len(h)
+                    per_unit.append(-(p * np.log2(p)).sum())
+                out.append(np.mean(per_unit))
+            return np.array(out)
+        """), says="layer_entropy"),
 ]
 
 RIGHT = [
+    Answer("entropy with np.unique of bin indices, vectorised over units", _entropy("""
+            out = []
+            for h in hs:
+                idx = np.clip((h * bins).astype(int), 0, bins - 1)   # bin b holds [b/bins, (b+1)/bins); 1.0 in the last
+                H = []
+                for col in idx.T:
+                    _, counts = np.unique(col, return_counts=True)
+                    p = counts / counts.sum()
+                    H.append(float(-np.sum(p * np.log2(p))))
+                out.append(sum(H) / len(H))
+            return np.array(out)
+        """)),
     Answer("solveset over the reals, exact comparison", _peak("""
             df = sp.simplify(sp.diff(f, z))
             points = list(sp.solveset(sp.diff(df, z), z, domain=sp.S.Reals))
