@@ -26,13 +26,6 @@ CARD = ROOT / "docs" / "conventions.md"
 PARTS = sorted(p.name for p in (ROOT / "source").glob("part_*") if p.is_dir())
 NOTEBOOKS = sorted(str(p.relative_to(ROOT / "source")) for p in (ROOT / "source").glob("part_*/*.ipynb"))
 LINK = "[conventions](conventions.md)"
-# Notebooks that state a convention of the card (variance, running statistics, momentum, notation)
-# and link it. Every notebook of Part A states the notation of the derivations.
-LINKED = ["part_a/a1_forward_formulas.ipynb", "part_a/a2_grad_gamma.ipynb", "part_a/a3_grad_xhat.ipynb",
-          "part_a/a4_backward_derivation.ipynb", "part_a/a5_running_statistics.ipynb",
-          "part_c/c2_epsilon.ipynb", "part_c/c4_train_vs_inference.ipynb"]
-
-
 def _text(notebook, kinds=("markdown",)):
     """The notebook's cells of the given kinds, as (index, source) pairs."""
     nb = nbrun.load(notebook)
@@ -76,18 +69,10 @@ def test_card_quotes_the_right_factors():
 
 # --------------------------------------------------------------------------- the notebooks
 
-def _link_cases():
-    """Every notebook states some convention of the card (notation at least). Those of LINKED must
-    link it; the others are expected to (xfail until they do: make it strict once all link it)."""
-    return [notebook if notebook in LINKED else
-            pytest.param(notebook, marks=pytest.mark.xfail(reason="does not link the card yet", strict=False))
-            for notebook in NOTEBOOKS]
-
-
-@pytest.mark.parametrize("notebook", _link_cases())
+@pytest.mark.parametrize("notebook", NOTEBOOKS)
 def test_notebook_links_the_card(notebook):
     text = "\n".join(s for _, s in _text(notebook))
-    assert LINK in text, f"{notebook} states conventions but does not link {LINK}"
+    assert LINK in text, f"{notebook} states conventions (notation at least) but does not link {LINK}"
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS)
