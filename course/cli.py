@@ -72,7 +72,11 @@ def _lms(root, roster, db_url=None):
         print(f"\nLMS files: no roster at {roster}; see README, 'After grading', for its format")
         return
     api = grading.make_api(root, **({"db_url": db_url} if db_url else {}))
-    done = lms.export_all(api, root / "exports", roster)
+    try:
+        done = lms.export_all(api, root / "exports", roster)
+    except ValueError as error:  # the grades are in; only the LMS files are missing
+        print(f"\nLMS files not written: {error}")
+        return
     print()
     for key, plugin in done.items():
         print(f"{key.title()} import file: {plugin.written}")

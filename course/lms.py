@@ -12,7 +12,9 @@ path is `LmsExportPlugin.roster`, default roster.csv in the course folder):
     student_id,first_name,last_name,email,canvas_id,sis_user_id,sis_login_id,section,id_number
     ada,Ada,Lovelace,ada@uni.example,40211,s1815,ada.l,BN 101,s1815
 
-student_id is required; Canvas needs canvas_id (the "ID" column of a Canvas gradebook export),
+student_id is required; nbgrader's own roster (the file `nbgrader db student import` reads:
+id,first_name,last_name,email) serves too, its id taken as the student_id, so one file can
+feed both. Canvas needs canvas_id (the "ID" column of a Canvas gradebook export),
 Moodle needs email (mapped to "Email address" in Moodle's import). A student of the gradebook
 without a row (or without that LMS's id) is left out of that file and reported: logged as a
 warning, listed in `plugin.missing`, and printed by `course grade`. Never dropped silently.
@@ -43,16 +45,21 @@ MOODLE_COLUMNS = ("First name", "Last name", "ID number", "Email address")
 
 def read_roster(path):
     """{student_id: row dict} from a roster CSV (ROSTER_COLUMNS; extra columns ignored, missing
-    ones empty). Raises ValueError when the file has no student_id column."""
+    ones empty). The student id is the student_id column, else nbgrader's id column. Raises
+    ValueError when the file has neither."""
     with open(path, newline="", encoding="utf-8-sig") as f:
         reader = csv.DictReader(f)
-        if "student_id" not in (reader.fieldnames or []):
-            raise ValueError(f"{path}: a roster needs a student_id column (columns: {', '.join(ROSTER_COLUMNS)})")
+        fields = reader.fieldnames or []
+        key = "student_id" if "student_id" in fields else "id" if "id" in fields else None
+        if key is None:
+            raise ValueError(f"{path}: a roster needs a student_id column (columns: {', '.join(ROSTER_COLUMNS)}), "
+                             f"or nbgrader's id column")
         roster = {}
         for row in reader:
-            sid = (row.get("student_id") or "").strip()
+            sid = (row.get(key) or "").strip()
             if sid:
                 roster[sid] = {c: (row.get(c) or "").strip() for c in ROSTER_COLUMNS}
+                roster[sid]["student_id"] = sid
     return roster
 
 

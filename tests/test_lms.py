@@ -130,6 +130,26 @@ def test_a_roster_without_student_ids_is_refused(tmp_path):
         lms.read_roster(tmp_path / "roster.csv")
 
 
+def test_nbgraders_own_roster_serves_as_the_lms_roster(tmp_path):
+    """The file `nbgrader db student import` reads (id, first_name, last_name, email) is a roster
+    too: one file for both, Moodle matching by email."""
+    (tmp_path / "roster.csv").write_text("id,first_name,last_name,email\nada,Ada,Lovelace,ada@uni.example\n")
+    roster = lms.read_roster(tmp_path / "roster.csv")
+    assert roster["ada"]["student_id"] == "ada" and roster["ada"]["email"] == "ada@uni.example"
+    assert roster["ada"]["canvas_id"] == ""
+
+
+def test_a_roster_course_grade_cannot_use_costs_only_the_lms_files(tmp_path, capsys):
+    from course import cli
+
+    import shutil
+
+    shutil.copy(Path(__file__).resolve().parents[1] / "nbgrader_config.py", tmp_path)
+    (tmp_path / "roster.csv").write_text("name,email\nAda,ada@uni.example\n")
+    cli._lms(tmp_path, tmp_path / "roster.csv")
+    assert "LMS files not written" in capsys.readouterr().out
+
+
 def test_nbgrader_export_uses_the_plugin_from_the_command_line(gradebook):
     folder, url = gradebook
     result = subprocess.run(
