@@ -1367,17 +1367,22 @@ def check_notebook(notebook_path, root=None):
     root = Path(root or course_root())
     notebook_path = Path(notebook_path).resolve()
     assignment, source = find_source(root, notebook_path)
-    nbformat.read(notebook_path, as_version=4)  # a clear error for a file that is not a notebook
+    handed_in, problem = read_submission(notebook_path)
+    if handed_in is None:
+        raise ValueError(f"{notebook_path.name}: {problem}")
     with tempfile.TemporaryDirectory(prefix="course-check-") as scratch:
         scratch = Path(scratch)
         (scratch / "source" / assignment).mkdir(parents=True)
         shutil.copy(source, scratch / "source" / assignment / source.name)
         target = scratch / "submitted" / "self" / assignment
         target.mkdir(parents=True)
-        shutil.copy(notebook_path, target / source.name)
         api = make_api(root, root=str(scratch), db_url=f"sqlite:///{scratch / 'gradebook.db'}")
         with working_directory(scratch):
             _require(api.generate_assignment(assignment, force=True), "generate_assignment")
+        # the notebook as the class is graded: rebuilt around the instructor's cells (course.repair)
+        repaired, _ = repair(handed_in, nbformat.read(scratch / "release" / assignment / source.name, as_version=4),
+                             nbformat.read(source, as_version=4))
+        nbformat.write(repaired, str(target / source.name))
         autograde_student(api, scratch, assignment, "self")
         autograded = scratch / "autograded" / "self" / assignment / source.name
         row = NotebookGrade(assignment, source.stem, messages=failure_messages(autograded))
