@@ -84,10 +84,17 @@ class Workers:
         meanwhile included). result is ("done", value) or ("error", traceback text), or None
         when the worker died; died_at is then the last step it reported (None before any)."""
         while True:
-            for worker in self._workers:
+            for index, worker in enumerate(self._workers):
                 if worker.task is None and self._pending:
-                    worker.task, worker.where, worker.scratch = self._pending.popleft(), None, None
-                    worker.conn.send(worker.task)
+                    task = self._pending.popleft()
+                    try:
+                        worker.conn.send(task)
+                    except OSError:  # it died while idle: a new one takes the task
+                        self._pending.appendleft(task)
+                        worker.process.kill()
+                        self._workers[index] = worker = self._start()
+                        continue
+                    worker.task, worker.where, worker.scratch = task, None, None
             busy = [w for w in self._workers if w.task is not None]
             if not busy:
                 return

@@ -1,6 +1,6 @@
 """Grading a class with faulty submissions: each fault loses only its own points, with a reason.
 
-The sample class (tests/sample_class.py: 28 students handing in B1 and B2) is graded once by
+The sample class (tests/sample_class.py: 33 students handing in B1 and B2) is graded once by
 `course grade` with two worker processes, in a scratch course. Every notebook must score what
 its honest equivalent scores under tests/nbrun.py (or the fixed outcome its fault calls for),
 feedback and a CSV row exist for everyone, and a serial re-run gives the same grades.
