@@ -203,13 +203,17 @@ def test_the_command_line_grades_a_class_and_exits_zero(tmp_path):
     from test_grading import copy_course
 
     root = copy_course(tmp_path, notebooks={"part_b/b1_forward.ipynb"})
-    sample_class.write_sample_class(root, ["honest-perfect", "fault-broken-files"])
+    sample_class.write_sample_class(root, ["honest-perfect", "fault-broken-files", "fault-kills-grader",
+                                           "honest-mangled-metadata"])
     run = subprocess.run([sys.executable, "-m", "course", "--root", str(root), "grade", "--jobs", "2",
                           "--timeout", "10", "--json", str(tmp_path / "grades.json")],
                          capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "honest-perfect" in run.stdout and "not valid JSON" in run.stdout
-    assert json.loads((tmp_path / "grades.json").read_text())["honest-perfect"]["part_b/b1_forward"] == 10
+    graded = json.loads((tmp_path / "grades.json").read_text())
+    assert graded["honest-perfect"]["part_b/b1_forward"] == 10
+    assert graded["honest-mangled-metadata"]["part_b/b1_forward"] == 10
+    assert graded["fault-kills-grader"]["part_b/b1_forward"] == 0 and "grading process was killed" in run.stdout
 
 
 def test_a_graded_kernel_keeps_out_of_the_graders_ipython_profile(tmp_path, monkeypatch):
