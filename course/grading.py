@@ -11,6 +11,7 @@ of the students' code for tricks and a definitions-only re-run that undoes top-l
 and one process alone writing the class gradebook (SQLite or PostgreSQL).
 """
 import ast
+import asyncio
 import copy
 import csv
 import html
@@ -38,6 +39,8 @@ from traitlets import Enum, Type
 from traitlets.config.loader import PyFileConfigLoader
 
 from course.progress import GradingProgress
+from course.repair import claimed_id, read_notebook, repair
+from course.workers import Workers
 
 ASSIGNMENTS = ("part_a", "part_b", "part_c")
 CONFIG_FILE = "nbgrader_config.py"
@@ -242,6 +245,13 @@ class _GradingKernelManager(AsyncKernelManager):
         await super()._async_wait(pollinterval=min(pollinterval, 0.01))
 
 
+INTERRUPT_GRACE = 5  # seconds a cell interrupted at the timeout has to stop before its kernel is killed
+
+
+class KernelIgnoredInterrupt(RuntimeError):
+    """A cell went on running after the interrupt sent at its timeout."""
+
+
 class IsolatedExecute(Execute):
     """nbgrader's Execute, with the kernel started in an empty folder of its own.
 
@@ -289,6 +299,33 @@ class IsolatedExecute(Execute):
         await super().async_start_new_kernel(**kwargs)
 
     start_new_kernel = run_sync(async_start_new_kernel)
+
+    async def _async_poll_output_msg(self, parent_msg_id, cell, cell_index):
+        """nbclient's collection of a cell's outputs, which ends when the kernel goes idle after
+        the cell; self._cell_done says so to _async_handle_timeout."""
+        self._cell_done = asyncio.Event()
+        try:
+            await super()._async_poll_output_msg(parent_msg_id, cell, cell_index)
+        finally:
+            self._cell_done.set()
+
+    async def _async_handle_timeout(self, timeout, cell=None):
+        """Interrupt a cell that ran past the timeout (nbgrader's way), and stop the kernel when
+        the cell ignores the interrupt (it catches KeyboardInterrupt, or ignores SIGINT).
+
+        nbgrader sends the next cell to a kernel that is still busy, and each later cell waits
+        out its own timeout: minutes for a notebook, per attempt. Here a cell that is still
+        running INTERRUPT_GRACE seconds after the interrupt ends the notebook (KernelIgnoredInterrupt:
+        the kernel is killed, the notebook scores 0 and says why)."""
+        reply = await super()._async_handle_timeout(timeout, cell)
+        done = getattr(self, "_cell_done", None)
+        if done is not None:
+            try:
+                await asyncio.wait_for(done.wait(), INTERRUPT_GRACE)
+            except asyncio.TimeoutError:
+                raise KernelIgnoredInterrupt(
+                    f"a cell ran past the {timeout:g} s timeout and went on after being interrupted") from None
+        return reply
 
     def preprocess(self, nb, resources=None, km=None):
         resources = resources if resources is not None else {}
@@ -554,9 +591,16 @@ def scan_notebook(nb, rules):
     flags = []
     for _, label, code in student_cells(nb, rules):
         flags += [f"{label}, {item}" for item in scan_cell(code, rules)]
+    return flags + skip_tag_flags(nb)
+
+
+def skip_tag_flags(nb):
+    """The cells of a handed-in notebook tagged to be skipped by nbclient: ["b1-test-values, tagged ..."]."""
+    flags = []
     for index, cell in enumerate(nb.cells):
-        if NBCLIENT_SKIP_TAG in cell.metadata.get("tags", []):
-            label = cell.metadata.get("nbgrader", {}).get("grade_id") or f"cell {index + 1}"
+        tags = cell.metadata.get("tags")
+        if isinstance(tags, (list, dict)) and NBCLIENT_SKIP_TAG in tags:
+            label = claimed_id(cell) or f"cell {index + 1}"
             flags.append(f"{label}, tagged {NBCLIENT_SKIP_TAG!r} (which would stop it from running); "
                          "the tag was ignored")
     return flags
@@ -682,22 +726,26 @@ class StudentOutcome:
 
 
 def read_submission(path):
-    """(notebook, "") for a readable notebook file, else (None, why it cannot be graded)."""
+    """(notebook, "") for a readable notebook file, else (None, why it cannot be graded).
+
+    Only the cells' types and texts are trusted (course.repair.read_notebook): metadata that
+    nbformat's schema rejects (tags as a dict, say) does not make a notebook ungradable."""
     try:
         data = json.loads(Path(path).read_bytes())
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         return None, f"not a notebook: the file is not valid JSON ({error})"
-    if not isinstance(data, dict) or "cells" not in data or "nbformat" not in data:
+    except RecursionError:
+        return None, "not a notebook: the file is JSON nested too deeply to read"
+    nb = read_notebook(data)
+    if nb is None:
         return None, "not a notebook: valid JSON, but without notebook cells"
-    try:
-        nb = nbformat.reads(json.dumps(data), as_version=4)
-        nbformat.validate(nb)
-    except Exception as error:  # noqa: BLE001
-        return None, f"not a notebook: {str(error).splitlines()[0][:200]}"
     return nb, ""
 
 
 def _why_not_graded(log):
+    if "KernelIgnoredInterrupt" in log:
+        return ("a cell ran past the timeout and ignored the interrupt (it catches KeyboardInterrupt "
+                "or ignores SIGINT): the kernel was stopped, scored 0")
     if "UnresponsiveKernelError" in log or "unresponsive" in log:
         return "the kernel stopped responding after a timeout: scored 0"
     if "DeadKernelError" in log or "Kernel died" in log:
@@ -735,11 +783,59 @@ def _ungraded_page(path, notebook, problem):
         "</body></html>\n".format(html.escape(notebook), html.escape(problem)))
 
 
-def grade_student(task):
+def _grade_notebook(api, scratch, task, assignment, path, source_path, row, outcome):
+    """Read, repair, scan and autograde one handed-in notebook in the scratch course (then
+    cross-check it); True when it was graded, else row.problem says why."""
+    from nbgrader.api import Gradebook
+
+    nb, row.problem = read_submission(path)
+    if nb is None:
+        return False
+    source_nb = nbformat.read(source_path, as_version=4)
+    release_nb = nbformat.read(Path(task["template"]) / "release" / assignment / path.name, as_version=4)
+    repaired, notes = repair(nb, release_nb, source_nb)
+    outcome.notes += [f"{assignment}/{row.notebook}: {note}" for note in notes]
+    nbformat.write(repaired, str(scratch / "submitted" / SCRATCH_ID / assignment / path.name))
+    rules = notebook_rules(source_nb)
+    try:
+        row.flags = list(dict.fromkeys(scan_notebook(repaired, rules) + skip_tag_flags(nb)))
+    except Exception as error:  # noqa: BLE001 (code the scan cannot walk, e.g. nested too deeply)
+        row.flags = [f"the scan could not read the student's code ({type(error).__name__}); not scanned"]
+    started = time.perf_counter()
+    ok = _autograde_notebook(api, scratch, assignment, path.name, SCRATCH_ID, row)
+    row.seconds = time.perf_counter() - started
+    if not ok:
+        return False
+    with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
+        row.grades, row.comments = _scratch_grades(gb, row.notebook, assignment, SCRATCH_ID)
+        row.late_penalty = gb.find_submission_notebook(
+            row.notebook, assignment, SCRATCH_ID).late_submission_penalty
+    # nbgrader scores the notebooks not yet copied in as missing (0, no manual grade
+    # needed), and autograde never revisits task cells: a task cell of a notebook
+    # that was graded always awaits the grader's hand.
+    for grade_id in _task_ids(source_nb):
+        row.grades[grade_id] = (None, True)
+    if task.get("crosscheck", True):
+        try:
+            variant = crosscheck_version(repaired, rules)
+        except Exception as error:  # noqa: BLE001 (code too deep to rewrite: graded as handed in)
+            variant = None
+            row.flags.append(f"the definitions-only re-run could not be built ({type(error).__name__}); "
+                             "scored as handed in")
+        if variant is not None:
+            row.crosschecked = True
+            _crosscheck(api, scratch, assignment, path.name, variant, row)
+    return True
+
+
+def grade_student(task, report=None):
     """Autograde one student's submissions in a private scratch course and copy the autograded
     notebooks and feedback into the course. Runs in a worker process; returns a StudentOutcome.
 
-    task: dict(root, template, student, timeout, crosscheck, feedback, duedates). Each notebook is graded
+    task: dict(root, template, student, timeout, crosscheck, feedback, duedates, and killed:
+    {"part_b/b1_forward": why} for notebooks that killed an earlier worker, scored 0 with that
+    reason); report(step, scratch), if given, is called before each notebook (course.workers).
+    Each notebook is read and repaired (course.repair) and graded
     on its own (a kernel that dies loses only its notebook), in a kernel started in an empty
     folder; then, where the student's cells do more than define things, once more with only their
     definitions (crosscheck_version), each test keeping the lower of the two scores.
@@ -786,41 +882,33 @@ def grade_student(task):
             for name, source_path in expected.items():
                 row = NotebookOutcome(assignment, source_path.stem)
                 outcome.notebooks.append(row)
+                step = f"{assignment}/{source_path.stem}"
+                if step in (task.get("killed") or {}):
+                    row.problem = task["killed"][step]
+                    continue
+                if report is not None:
+                    report(step, str(scratch))
                 if not (handed_in / name).is_file():
                     row.problem = "not submitted: scored 0"
                     continue
-                nb, row.problem = read_submission(handed_in / name)
-                if nb is None:
-                    continue
-                shutil.copy(handed_in / name, target / name)
-                source_nb = nbformat.read(source_path, as_version=4)
-                rules = notebook_rules(source_nb)
-                row.flags = scan_notebook(nb, rules)
-                started = time.perf_counter()
-                ok = _autograde_notebook(api, scratch, assignment, name, SCRATCH_ID, row)
-                row.seconds = time.perf_counter() - started
-                if not ok:
-                    continue
-                with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
-                    row.grades, row.comments = _scratch_grades(gb, row.notebook, assignment, SCRATCH_ID)
-                    row.late_penalty = gb.find_submission_notebook(
-                        row.notebook, assignment, SCRATCH_ID).late_submission_penalty
-                # nbgrader scores the notebooks not yet copied in as missing (0, no manual grade
-                # needed), and autograde never revisits task cells: a task cell of a notebook
-                # that was graded always awaits the grader's hand.
-                for grade_id in _task_ids(source_nb):
-                    row.grades[grade_id] = (None, True)
-                variant = crosscheck_version(nb, rules) if task.get("crosscheck", True) else None
-                if variant is not None:
-                    row.crosschecked = True
-                    _crosscheck(api, scratch, assignment, name, variant, row)
-                graded.append(row)
+                try:
+                    if _grade_notebook(api, scratch, task, assignment, handed_in / name, source_path, row, outcome):
+                        graded.append(row)
+                except Exception as error:  # noqa: BLE001 (this notebook's fault or the grader's: it alone scores 0)
+                    import traceback
+
+                    traceback.print_exc()  # into grading.log
+                    row.problem = f"could not be graded ({type(error).__name__}: {str(error)[:200]}): scored 0"
+                    row.grades = {}
+                    (scratch / "autograded" / SCRATCH_ID / assignment / name).unlink(missing_ok=True)
             if graded and task.get("feedback", True):
                 with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
                     for row in graded:
                         _set_scratch_grades(gb, row.notebook, assignment, SCRATCH_ID, row.grades)
                 with working_directory(scratch):
-                    api.generate_feedback(assignment, SCRATCH_ID, force=True)
+                    result = api.generate_feedback(assignment, SCRATCH_ID, force=True)
+                if not result.get("success"):
+                    outcome.notes.append(f"{assignment}: some feedback could not be written (see grading.log)")
             for folder in ("autograded", "feedback"):
                 mine = root / folder / student / assignment
                 shutil.rmtree(mine, ignore_errors=True)
@@ -971,6 +1059,24 @@ class ClassGrades(dict):
         self.notes, self.failures = [], {}
 
 
+KILLED = ("the grading process was killed while grading this notebook (its code ended the "
+          "process that ran it, e.g. by signalling its parent): scored 0")
+
+
+def _after_death(task, died_at):
+    """When the worker grading `task` died at step `died_at` ("part_b/b1_forward"): None after
+    marking that notebook in task["killed"] (to be graded again without it), or the
+    StudentOutcome of a grader failure when the worker died outside any notebook twice."""
+    killed = task.setdefault("killed", {})
+    if died_at is not None and died_at not in killed:
+        killed[died_at] = KILLED
+        return None
+    task["deaths"] = task.get("deaths", 0) + 1
+    if task["deaths"] < 2:
+        return None
+    return StudentOutcome(task["student"], error=f"the grading process died twice (last at {died_at or 'start-up'})")
+
+
 def find_students(root):
     """(student folders in submitted/, notes about entries that are not students)."""
     submitted = Path(root) / "submitted"
@@ -999,9 +1105,6 @@ def grade_class(root=None, students=None, feedback=True, export=True, progress=p
     bar: show a progress bar instead of a line per student when stdout is a terminal
     (course.progress).
     """
-    import concurrent.futures
-    import multiprocessing
-
     from nbgrader.api import Gradebook
 
     root = Path(root or course_root())
@@ -1019,21 +1122,27 @@ def grade_class(root=None, students=None, feedback=True, export=True, progress=p
             duedates = {a.name: a.duedate for a in gb.assignments if a.duedate}
         tasks = [dict(root=str(root), template=template, student=s, timeout=timeout,
                       crosscheck=crosscheck, feedback=feedback, duedates=duedates) for s in students]
-        context = multiprocessing.get_context("spawn")
         per_student = sum(len(source_notebooks(root, a)) for a in assignments(root))
-        with concurrent.futures.ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=context,
-                                                    initializer=_init_worker,
-                                                    initargs=(memory_mb,)) as pool, GradingProgress(
+        with Workers(jobs, _init_worker, (memory_mb,), grade_student) as pool, GradingProgress(
                 len(tasks), len(tasks) * per_student, enabled=None if bar else False) as shown:
             say = shown.write if shown.shown else progress
-            futures = {pool.submit(grade_student, task): task["student"] for task in tasks}
+            for task in tasks:
+                pool.submit(task)
             try:
-                for future in concurrent.futures.as_completed(futures):
-                    student = futures[future]
-                    try:
-                        outcome = future.result()
-                    except Exception as error:  # noqa: BLE001 (the worker process itself died)
-                        outcome = StudentOutcome(student, error=f"{type(error).__name__}: {error}")
+                for task, result, died_at in pool.results():
+                    student = task["student"]
+                    if result is None:
+                        # the grading process died (the student's code killed it, say): grade
+                        # the student again, with the notebook it died on scored 0
+                        outcome = _after_death(task, died_at)
+                        if outcome is None:
+                            pool.submit(task, first=True)
+                            say(f"{student}: the grading process died on {died_at}; grading the rest again")
+                            continue
+                    elif result[0] == "error":
+                        outcome = StudentOutcome(student, error=result[1])
+                    else:
+                        outcome = result[1]
                     outcomes[student] = outcome
                     if outcome.error:
                         grades.failures[student] = outcome.error
@@ -1047,7 +1156,6 @@ def grade_class(root=None, students=None, feedback=True, export=True, progress=p
                         progress(f"graded {student}")
             except KeyboardInterrupt:
                 # Ctrl-C: start no more students; those graded so far are in the gradebook
-                pool.shutdown(wait=False, cancel_futures=True)
                 say(f"interrupted: {len(outcomes)} of {len(tasks)} students graded and recorded")
                 raise
         if export:
@@ -1259,17 +1367,22 @@ def check_notebook(notebook_path, root=None):
     root = Path(root or course_root())
     notebook_path = Path(notebook_path).resolve()
     assignment, source = find_source(root, notebook_path)
-    nbformat.read(notebook_path, as_version=4)  # a clear error for a file that is not a notebook
+    handed_in, problem = read_submission(notebook_path)
+    if handed_in is None:
+        raise ValueError(f"{notebook_path.name}: {problem}")
     with tempfile.TemporaryDirectory(prefix="course-check-") as scratch:
         scratch = Path(scratch)
         (scratch / "source" / assignment).mkdir(parents=True)
         shutil.copy(source, scratch / "source" / assignment / source.name)
         target = scratch / "submitted" / "self" / assignment
         target.mkdir(parents=True)
-        shutil.copy(notebook_path, target / source.name)
         api = make_api(root, root=str(scratch), db_url=f"sqlite:///{scratch / 'gradebook.db'}")
         with working_directory(scratch):
             _require(api.generate_assignment(assignment, force=True), "generate_assignment")
+        # the notebook as the class is graded: rebuilt around the instructor's cells (course.repair)
+        repaired, _ = repair(handed_in, nbformat.read(scratch / "release" / assignment / source.name, as_version=4),
+                             nbformat.read(source, as_version=4))
+        nbformat.write(repaired, str(target / source.name))
         autograde_student(api, scratch, assignment, "self")
         autograded = scratch / "autograded" / "self" / assignment / source.name
         row = NotebookGrade(assignment, source.stem, messages=failure_messages(autograded))

@@ -91,7 +91,7 @@ def _with_prefix(source, stem, code, prefix="", suffix=""):
 # --------------------------------------------------------------------------- the class
 
 def sample_class():
-    """[Submission]: the whole sample class (28 students), built from the current source/."""
+    """[Submission]: the whole sample class (33 students), built from the current source/."""
     src = _sources()
     b1, b2 = src["b1_forward"], src["b2_backward"]
     perfect = {"b1_forward": handed_in(b1), "b2_backward": handed_in(b2)}
@@ -187,6 +187,38 @@ def sample_class():
         add(name, "honest" if i is None else "wrong", "an odd folder name", files,
             {} if i is None else {"b1_forward": Expect(like=files["b1_forward"])})
 
+    # ---- mangled notebooks: the cells are found however their metadata was changed
+    copied = {stem: copy.deepcopy(nb) for stem, nb in perfect.items()}
+    for stem, ids in (("b1_forward", ("b1-forward", "b1-test-hand")), ("b2_backward", ("b2-backward", "b2-test-values"))):
+        cells = copied[stem].cells
+        for grade_id in ids:  # JupyterLab's copy and paste: the copy keeps the grade_id
+            index = next(i for i, c in enumerate(cells) if nbrun.grade_id(c) == grade_id)
+            cells.insert(index + 1, copy.deepcopy(cells[index]))
+            cells[index + 1].id = f"pasted-{index}"
+    add("honest-copied-cells", "honest", "copies an answer cell and a test cell in JupyterLab (the copies keep their ids)",
+        copied, {})
+    add("honest-mangled-metadata", "honest",
+        "B1: metadata of the wrong type or changed; B2: every cell's metadata stripped, cells moved, a cell before the setup",
+        {"b1_forward": _as_bytes(mangled_b1(perfect["b1_forward"])),
+         "b2_backward": _as_bytes(stripped_b2(perfect["b2_backward"]))}, {})
+    deep = handed_in(b1, _with_prefix(b1, "b1_forward", None, suffix="\n_label = " + " + ".join(["'a'"] * 600) + "\n"))
+    add("fault-deep-expression", "fault", "B1 ends with a 600-term string sum (too deep for the grader's own AST walks)",
+        {"b1_forward": deep, "b2_backward": perfect["b2_backward"]}, {"b1_forward": Expect(like=deep)})
+    killer = handed_in(b1, {CELL["b1_forward"]: "import os\n\n" + reference(b1)[CELL["b1_forward"]].replace(
+        "    mu = x.mean(axis=0)", "    os.kill(os.getppid(), 9)  # kills the process that runs the kernel\n"
+        "    mu = x.mean(axis=0)", 1)})
+    add("fault-kills-grader", "fault", "B1's function kills the kernel's parent process (the grading process)",
+        {"b1_forward": killer, "b2_backward": perfect["b2_backward"]},
+        {"b1_forward": Expect(score=0.0, problem="grading process was killed")})
+    deaf_b1 = handed_in(b1, _with_prefix(b1, "b1_forward", None, suffix=(
+        "\nimport signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass\n")))
+    deaf_b2 = handed_in(b2, {CELL["b2_backward"]: reference(b2)[CELL["b2_backward"]] + (
+        "\nwhile True:\n    try:\n        while True:\n            pass\n    except KeyboardInterrupt:\n        pass\n")})
+    add("fault-ignores-interrupt", "fault",
+        "B1 ignores SIGINT, B2 catches KeyboardInterrupt, in an endless loop (killed once, at the timeout)",
+        {"b1_forward": deaf_b1, "b2_backward": deaf_b2},
+        {stem: Expect(score=0.0, problem="ignored the interrupt") for stem in ("b1_forward", "b2_backward")})
+
     # ---- cheating: detected, and scored as if the trick were absent
     b1_stub = {CELL["b1_forward"]: stub_answer(b1, "b1-forward")}
     honest_stub = {"b1_forward": Expect(like=handed_in(b1, b1_stub), flagged=True)}
@@ -240,6 +272,42 @@ def sample_class():
     add("cheat-read-disk", "cheat", "reads the hidden tests from the notebook file and the gradebook on disk",
         {"b1_forward": disk, "b2_backward": perfect["b2_backward"]}, honest_stub)
     return subs
+
+
+def _as_bytes(nb):
+    """A notebook as the bytes of its file, written without nbformat's validation (which
+    rejects some of the mangled metadata that editors do write)."""
+    return (json.dumps(nb, indent=1) + "\n").encode()
+
+
+def mangled_b1(nb):
+    """B1 with its answer's nbgrader metadata a string, a test's points a word, another test's
+    grade_id an integer, a third test's grade_id changed, and tags as a dict."""
+    nb = copy.deepcopy(nb)
+    for cell in nb.cells:
+        grade_id = nbrun.grade_id(cell)
+        if grade_id == "b1-forward":
+            cell.metadata["nbgrader"] = "oops"
+            cell.metadata["tags"] = {"answer": True}
+        elif grade_id == "b1-test-hand":
+            cell.metadata["nbgrader"]["points"] = "lots"
+        elif grade_id == "b1-test-values":
+            cell.metadata["nbgrader"]["grade_id"] = 3
+        elif grade_id == "b1-test-robust":
+            cell.metadata["nbgrader"]["grade_id"] = "my-robustness-test"
+    return nb
+
+
+def stripped_b2(nb):
+    """B2 with every cell's metadata removed, the simplified backward's answer cell moved to the
+    end and a cell added before the setup cell."""
+    nb = copy.deepcopy(nb)
+    alt = next(c for c in nb.cells if nbrun.grade_id(c) == "b2-backward-alt")
+    nb.cells = [c for c in nb.cells if c is not alt] + [alt]
+    nb.cells.insert(0, nbformat.v4.new_code_cell("import numpy as np  # my imports first\n"))
+    for cell in nb.cells:
+        cell.metadata = {}
+    return nb
 
 
 def stub_answer(source, grade_id):

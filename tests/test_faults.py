@@ -1,6 +1,6 @@
 """Grading a class with faulty submissions: each fault loses only its own points, with a reason.
 
-The sample class (tests/sample_class.py: 28 students handing in B1 and B2) is graded once by
+The sample class (tests/sample_class.py: 33 students handing in B1 and B2) is graded once by
 `course grade` with two worker processes, in a scratch course. Every notebook must score what
 its honest equivalent scores under tests/nbrun.py (or the fixed outcome its fault calls for),
 feedback and a CSV row exist for everyone, and a serial re-run gives the same grades.
@@ -47,6 +47,9 @@ def _row(grades, student, stem):
     ("fault-missing-notebook", "b1_forward", "not submitted"),
     ("fault-broken-files", "b1_forward", "not valid JSON"),
     ("fault-broken-files", "b2_backward", "not a notebook"),
+    ("fault-kills-grader", "b1_forward", "grading process was killed"),
+    ("fault-ignores-interrupt", "b1_forward", "ignored the interrupt"),
+    ("fault-ignores-interrupt", "b2_backward", "ignored the interrupt"),
 ])
 def test_an_ungraded_notebook_scores_zero_with_its_reason(graded_class, student, stem, phrase):  # noqa: F811
     root, subs, grades, expected = graded_class
@@ -64,6 +67,47 @@ def test_a_dead_kernel_loses_only_its_own_notebook(graded_class):  # noqa: F811
     assert _row(grades, "fault-kernel-dies", "b2_backward").score == 14
     assert (root / "autograded" / "fault-kernel-dies" / "part_b" / "b2_backward.ipynb").exists()
     assert (root / "feedback" / "fault-kernel-dies" / "part_b" / "b2_backward.html").exists()
+
+
+def test_a_killed_grading_process_costs_only_the_notebook_that_killed_it(graded_class):  # noqa: F811
+    """A kernel that kills its grading process (its parent) takes no one else's grades with it:
+    the process is replaced, the student's other notebook is graded, and every other student
+    graded alongside keeps their grades (test_every_student_gets_the_expected_grades)."""
+    root, subs, grades, expected = graded_class
+    assert _row(grades, "fault-kills-grader", "b2_backward").score == 14
+    assert (root / "feedback" / "fault-kills-grader" / "part_b" / "b2_backward.html").exists()
+    assert all(row.score == row.max_score for row in grades["honest-perfect"])
+
+
+def test_a_cell_that_ignores_interrupts_is_stopped_once_at_the_timeout(graded_class):  # noqa: F811
+    """A loop that ignores SIGINT (or catches KeyboardInterrupt) is interrupted at the timeout,
+    then its kernel is killed INTERRUPT_GRACE seconds later: once, not once per later cell and attempt."""
+    root, subs, grades, expected = graded_class
+    for stem in ("b1_forward", "b2_backward"):
+        row = _row(grades, "fault-ignores-interrupt", stem)
+        assert row.seconds < sample_class.TEST_TIMEOUT + grading.INTERRUPT_GRACE + 15, (stem, row.seconds)
+
+
+@pytest.mark.parametrize("student", ["honest-copied-cells", "honest-mangled-metadata"])
+def test_mangled_cells_are_found_and_the_tests_are_the_instructors(graded_class, student):  # noqa: F811
+    """Copied cells (with their grade_ids), metadata of the wrong type, changed ids, stripped
+    metadata, moved cells and a cell before the setup: every test cell graded is the
+    instructor's, once, in the instructor's order, and the perfect answers keep full marks."""
+    root, subs, grades, expected = graded_class
+    for stem in ("b1_forward", "b2_backward"):
+        source = nbrun.load(f"part_b/{stem}.ipynb")
+        graded = nbformat.read(root / "autograded" / student / "part_b" / f"{stem}.ipynb", as_version=4)
+        tests = [nbrun.grade_id(c) for c in source.cells if nbrun.meta(c).get("grade")]
+        assert [nbrun.grade_id(c) for c in graded.cells if nbrun.meta(c).get("grade")] == tests
+        assert _row(grades, student, stem).score == _row(grades, "honest-perfect", stem).score
+        assert not _row(grades, student, stem).problem
+
+
+def test_code_too_deep_for_the_graders_ast_walks_is_graded_as_handed_in(graded_class):  # noqa: F811
+    root, subs, grades, expected = graded_class
+    row = _row(grades, "fault-deep-expression", "b1_forward")
+    assert not row.problem and row.score == 10
+    assert grades.failures == {}
 
 
 @pytest.mark.parametrize("student", ["fault-deleted-tests", "fault-edited-tests"])
@@ -143,7 +187,8 @@ def test_a_serial_rerun_gives_identical_grades(graded_class):  # noqa: F811
     gradebook) gives every student the same grades."""
     root, subs, grades, expected = graded_class
     again = ["honest-perfect", "wrong-3", "fault-kernel-dies", "fault-missing-notebook",
-             "cheat-input-transformer", "o'brien"]
+             "cheat-input-transformer", "o'brien", "honest-copied-cells", "honest-mangled-metadata",
+             "fault-deep-expression", "fault-kills-grader", "fault-ignores-interrupt"]
     serial = grading.grade_class(root, students=again, jobs=1, timeout=sample_class.TEST_TIMEOUT,
                                  progress=lambda message: None)
     first = {s: sample_class.scores(grades)[s] for s in again}
@@ -158,13 +203,17 @@ def test_the_command_line_grades_a_class_and_exits_zero(tmp_path):
     from test_grading import copy_course
 
     root = copy_course(tmp_path, notebooks={"part_b/b1_forward.ipynb"})
-    sample_class.write_sample_class(root, ["honest-perfect", "fault-broken-files"])
+    sample_class.write_sample_class(root, ["honest-perfect", "fault-broken-files", "fault-kills-grader",
+                                           "honest-mangled-metadata"])
     run = subprocess.run([sys.executable, "-m", "course", "--root", str(root), "grade", "--jobs", "2",
                           "--timeout", "10", "--json", str(tmp_path / "grades.json")],
                          capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "honest-perfect" in run.stdout and "not valid JSON" in run.stdout
-    assert json.loads((tmp_path / "grades.json").read_text())["honest-perfect"]["part_b/b1_forward"] == 10
+    graded = json.loads((tmp_path / "grades.json").read_text())
+    assert graded["honest-perfect"]["part_b/b1_forward"] == 10
+    assert graded["honest-mangled-metadata"]["part_b/b1_forward"] == 10
+    assert graded["fault-kills-grader"]["part_b/b1_forward"] == 0 and "grading process was killed" in run.stdout
 
 
 def test_a_graded_kernel_keeps_out_of_the_graders_ipython_profile(tmp_path, monkeypatch):
