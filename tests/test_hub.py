@@ -315,8 +315,10 @@ def test_students_cannot_reach_each_other_or_the_instructor(cycle):
 
 
 def test_collect_meets_course_grade_layout(cycle):
-    """nbgrader collect writes submitted/<student>/part_b/, the layout `course grade` reads."""
-    want = sorted([f"{n}.ipynb" for n in NOTEBOOKS] + list(grading.SUBMISSION_FILES))
+    """nbgrader collect writes submitted/<student>/part_b/, the layout `course grade` reads: the
+    notebooks, what else the assignment hands out (conventions.md) and nbgrader's own files."""
+    handed_out = [p.name for p in (ROOT / "release" / PART).iterdir() if p.is_file() and p.suffix != ".ipynb"]
+    want = sorted([f"{n}.ipynb" for n in NOTEBOOKS] + list(grading.SUBMISSION_FILES) + handed_out)
     for student, names in cycle["submitted"].items():
         assert names == want, f"submitted/{student}/{PART}/ holds {names}, expected {want}"
     twice = sorted(n for n in cycle["inbound"] if n.startswith("bn-twice+"))
