@@ -133,6 +133,20 @@ def reset_home(user):
     folder.chmod(0o700)
 
 
+def kill_service_on(port):
+    """SIGKILL the processes of a hub service at 127.0.0.1:`port` (found by the service URL in
+    their environment), which a hub that exits during start-up can leave behind."""
+    marker = f"JUPYTERHUB_SERVICE_URL=http://127.0.0.1:{port}".encode()
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if marker in (proc / "environ").read_bytes().split(b"\0"):
+                os.kill(int(proc.name), signal.SIGKILL)
+        except OSError:
+            continue
+
+
 class Hub:
     """JupyterHub (with its proxy) on 127.0.0.1, configured by docs/jupyterhub/jupyterhub_config.py."""
 
@@ -185,7 +199,22 @@ class Hub:
             }})
             """)
 
-    def start(self):
+    def start(self, attempts=3):
+        """Start the hub and wait until its API answers. JupyterHub gives a managed service
+        10 x 1 s to answer and exits otherwise; formgrader's server can take longer on a loaded
+        machine, so that one failure is retried on new ports after stopping what it left behind."""
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._start_once()
+            except RuntimeError as error:
+                if attempt == attempts or "Cannot connect to" not in str(error):
+                    raise
+                self.stop()
+                kill_service_on(self.formgrader_port)
+                self.port, self.hub_port, self.proxy_api_port, self.formgrader_port = (
+                    free_port() for _ in range(4))
+
+    def _start_once(self):
         self.workdir.mkdir(parents=True, exist_ok=True)
         config = self.workdir / "jupyterhub_test_config.py"
         config.write_text(self.config())

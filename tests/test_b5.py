@@ -262,14 +262,3 @@ def test_try_it_tanh_keeps_the_signal_but_still_drifts(notebook):
     assert (spread > 2).all(), spread
     ratio = course.viz.layer_drift(hp["pre"]) / course.viz.layer_drift(hb["pre"])
     assert (ratio[1:] > 3).all(), ratio
-
-
-def test_every_known_mistake_costs_one_test_only():
-    """A mistake in one task costs that task's test, not the tests of the tasks built on it."""
-    import answers
-
-    source = nbrun.load(NOTEBOOK)
-    for answer in answers.load(NOTEBOOK).WRONG:
-        result = nbrun.run(nbrun.with_answers(source, answer.cells))
-        lost = [c.grade_id for c in result.cells if c.score < c.max_points]
-        assert len(lost) == 1, f"'{answer.name}' loses points in {lost}"

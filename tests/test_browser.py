@@ -285,6 +285,7 @@ def test_instructor_grades_a_written_answer_in_formgrader_and_it_reaches_the_exp
     frame.locator("a.name-shown", has_text=f"{last}, {first.title()}").click()
     score = frame.locator(f"input.score#{grade_id}")
     score.wait_for()
+    wait_until_grades_load(score)
     score.scroll_into_view_if_needed()
     score.fill(str(points))
     score.press("Tab")   # formgrader saves a score when the field loses focus
@@ -299,7 +300,20 @@ def test_instructor_grades_a_written_answer_in_formgrader_and_it_reaches_the_exp
     assert console.unexpected(offline_cdn=[("cdnjs.cloudflare.com", "MathJax is not defined")]) == []
 
 
-def wait_for_manual_score(course, assignment, notebook, grade_id, student, timeout=20.0):
+def wait_until_grades_load(score, timeout=60.0):
+    """Formgrader binds its save-on-change handlers once it has fetched the submission's grades
+    (formgrade.js sets `formgrader.grades.loaded`); a score typed before that is never saved."""
+    import time
+
+    loaded = ("el => { const f = el.ownerDocument.defaultView.formgrader;"
+              " return Boolean(f && f.grades && f.grades.loaded); }")
+    deadline = time.monotonic() + timeout
+    while not score.evaluate(loaded):
+        assert time.monotonic() < deadline, f"formgrader did not load the grades within {timeout} s"
+        time.sleep(0.2)
+
+
+def wait_for_manual_score(course, assignment, notebook, grade_id, student, timeout=60.0):
     """The manual score of one grade in the gradebook, once formgrader has saved one."""
     import time
 

@@ -1,6 +1,9 @@
 """Answers to B5 (inference mode, recording layers, the experiment, the histograms, visualize_covariate_shift) beside the reference solution."""
 from answers import Answer
 
+# the tasks build on each other: a mistake in one costs that task's test, not the later ones'
+ONE_TEST_PER_MISTAKE = True
+
 BN = "b5-batchnorm"
 RECORD = "b5-record-layers"
 TRAIN = "b5-train-and-record"
