@@ -35,9 +35,10 @@ from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from nbgrader.utils import is_grade, is_solution, is_task
-from traitlets import Enum, Type
+from traitlets import Bool, Enum, Type
 from traitlets.config.loader import PyFileConfigLoader
 
+from course import sandbox
 from course.progress import GradingProgress
 from course.repair import claimed_id, read_notebook, repair
 from course.workers import Workers
@@ -237,9 +238,18 @@ class _GradingKernelClient(AsyncKernelClient):
 
 class _GradingKernelManager(AsyncKernelManager):
     """jupyter_client's kernel manager, with _GradingKernelClient, and looking every 10 ms
-    (not every 100 ms) whether a kernel it stopped is gone."""
+    (not every 100 ms) whether a kernel it stopped is gone. With `sandbox_folder` set, the kernel
+    runs in the sandbox (course.sandbox), that folder its only writable one."""
 
     client_factory = Type(_GradingKernelClient, klass=AsyncKernelClient, config=True)
+    sandbox_folder = None
+
+    def format_kernel_cmd(self, extra_arguments=None):
+        argv = super().format_kernel_cmd(extra_arguments)
+        if self.sandbox_folder is None:
+            return argv
+        sandbox.prepare(self.sandbox_folder)  # the connection file, written just now, included
+        return sandbox.command(argv, self.sandbox_folder)
 
     async def _async_wait(self, pollinterval=0.01):
         await super()._async_wait(pollinterval=min(pollinterval, 0.01))
@@ -277,25 +287,39 @@ class IsolatedExecute(Execute):
         help="How the kernel is stopped once every cell has run (see the class docstring).",
     ).tag(config=True)
 
+    sandbox = Bool(
+        False, help="Run the kernel in the sandbox (course.sandbox): no course folder, no network, "
+                    "no other process, limits. `course grade` turns it on.",
+    ).tag(config=True)
+
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("kernel_manager_class", _GradingKernelManager)
         super().__init__(*args, **kwargs)
-        self._ipython_dir = None
+        self._scratch = None
 
     def create_kernel_manager(self):
         """Kernels talk over Unix sockets, not TCP ports: two kernels started at once by
-        parallel grading processes cannot race for the same port."""
-        import uuid
-
+        parallel grading processes cannot race for the same port. The sockets and the
+        connection file are in the notebook's scratch folder. A sandboxed kernel is interrupted
+        by a message (ipykernel then signals itself): a signal from outside would reach the
+        sandbox's own processes first."""
         km = super().create_kernel_manager()
         km.transport = "ipc"
-        km.ip = os.path.join(tempfile.gettempdir(), f"course-ipc-{uuid.uuid4().hex[:12]}")
+        km.ip = os.path.join(self._scratch, "ipc", "kernel")
+        km.connection_file = os.path.join(self._scratch, "kernel.json")
+        if self.sandbox:
+            km.sandbox_folder = self._scratch
+            km.kernel_spec.interrupt_mode = "message"
         return km
 
     async def async_start_new_kernel(self, **kwargs):
-        """Start the kernel with IPYTHONDIR set to the IPython folder of this notebook."""
-        if self._ipython_dir is not None:
-            kwargs["env"] = {**(kwargs.get("env") or os.environ), "IPYTHONDIR": self._ipython_dir}
+        """Start the kernel with its home, IPython and Matplotlib folders in the scratch folder,
+        and (in the sandbox) only the environment variables a kernel needs."""
+        env = dict(kwargs.get("env") or os.environ)
+        if self.sandbox:
+            env = {name: value for name, value in env.items() if name.startswith(KERNEL_ENV)}
+        env.update({name: os.path.join(self._scratch, folder) for name, folder in SCRATCH_FOLDERS.items()})
+        kwargs["env"] = env
         await super().async_start_new_kernel(**kwargs)
 
     start_new_kernel = run_sync(async_start_new_kernel)
@@ -332,14 +356,38 @@ class IsolatedExecute(Execute):
         metadata = resources.setdefault("metadata", {})
         path = metadata.get("path")
         with tempfile.TemporaryDirectory(prefix="course-kernel-") as scratch:
+            for folder in ("work", "ipc", *SCRATCH_FOLDERS.values()):
+                os.makedirs(os.path.join(scratch, folder), exist_ok=True)
+            _copy_font_cache(os.path.join(scratch, SCRATCH_FOLDERS["MPLCONFIGDIR"]))
             metadata["path"] = os.path.join(scratch, "work")
-            os.mkdir(metadata["path"])
-            self._ipython_dir = os.path.join(scratch, "ipython")
+            self._scratch = scratch
             try:
                 return super().preprocess(nb, resources, km)
             finally:
                 metadata["path"] = path
-                self._ipython_dir = None
+                self._scratch = None
+
+
+# the kernel's own folders, in its scratch folder (environment variable -> folder)
+SCRATCH_FOLDERS = {"HOME": "home", "IPYTHONDIR": "ipython", "MPLCONFIGDIR": "matplotlib"}
+# what a sandboxed kernel keeps of the grader's environment (names starting so)
+KERNEL_ENV = ("PATH", "LANG", "LC_", "TZ", "NBGRADER_", "JPY_", "OPENBLAS_", "OMP_", "MKL_",
+              "MPLBACKEND", "PYDEVD_", "PYTHONHASHSEED", "JUPYTER_PLATFORM_DIRS")
+
+
+def _copy_font_cache(folder):
+    """Matplotlib's font list, copied from the grader's cache: without it each kernel would
+    rebuild it (seconds, and a message on stderr)."""
+    try:
+        import matplotlib
+
+        cache = Path(matplotlib.get_cachedir())
+    except Exception:  # noqa: BLE001 (no cache: the kernel builds its own)
+        return
+    if not any(cache.glob("fontlist-*.json")):
+        import matplotlib.font_manager  # noqa: F401 (builds the font list into the cache)
+    for path in cache.glob("fontlist-*.json"):
+        shutil.copy(path, folder)
 
 
 SKIP_TAG = "skip-when-grading"  # a cell that only draws or explores: the grader need not run it
@@ -847,7 +895,9 @@ def grade_student(task, report=None):
     scratch = Path(tempfile.mkdtemp(prefix="course-grade-"))
     try:
         shutil.copy(Path(task["template"]) / "gradebook.db", scratch / "gradebook.db")
-        overrides = {"IsolatedExecute.timeout": task["timeout"]} if task.get("timeout") else {}
+        overrides = {"IsolatedExecute.sandbox": bool(task.get("sandbox"))}
+        if task.get("timeout"):
+            overrides["IsolatedExecute.timeout"] = task["timeout"]
         api = make_api(root, root=str(scratch), db_url=f"sqlite:///{scratch / 'gradebook.db'}",
                        overrides=overrides)
         for assignment in assignments(root):
@@ -1092,7 +1142,8 @@ def find_students(root):
 
 
 def grade_class(root=None, students=None, feedback=True, export=True, progress=print, jobs=1,
-                timeout=None, memory_mb=DEFAULT_MEMORY_MB, db_url=None, crosscheck=True, bar=False):
+                timeout=None, memory_mb=DEFAULT_MEMORY_MB, db_url=None, crosscheck=True, bar=False,
+                unsandboxed=False):
     """Autograde every submission in submitted/ (or only `students`), write HTML feedback and
     exports/grades.csv. Returns ClassGrades {student: [NotebookGrade]}.
 
@@ -1104,15 +1155,21 @@ def grade_class(root=None, students=None, feedback=True, export=True, progress=p
     the grader itself lands in .failures and the other students are still graded.
     bar: show a progress bar instead of a line per student when stdout is a terminal
     (course.progress).
+    Every kernel runs in the sandbox (course.sandbox); where it cannot run, SandboxMissing is
+    raised before anything is graded. `unsandboxed`: run the kernels without it (said in the notes).
     """
     from nbgrader.api import Gradebook
 
+    sandboxed = sandbox.require(unsandboxed)
     root = Path(root or course_root())
     api = make_api(root, **({"db_url": db_url} if db_url else {}))
     found, notes = find_students(root)
     students = list(students) if students is not None else found
     grades = ClassGrades()
     grades.notes += notes
+    if not sandboxed:
+        grades.notes.append("graded WITHOUT the sandbox (--unsandboxed): students' code ran with the "
+                            "grader's rights")
     outcomes = {}
     with stderr_to(root / "grading.log"), tempfile.TemporaryDirectory(prefix="course-template-") as template:
         progress(f"preparing the gradebook ({api.coursedir.db_url.split('://')[0]})")
@@ -1120,7 +1177,7 @@ def grade_class(root=None, students=None, feedback=True, export=True, progress=p
         _build_template(root, Path(template))
         with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
             duedates = {a.name: a.duedate for a in gb.assignments if a.duedate}
-        tasks = [dict(root=str(root), template=template, student=s, timeout=timeout,
+        tasks = [dict(root=str(root), template=template, student=s, timeout=timeout, sandbox=sandboxed,
                       crosscheck=crosscheck, feedback=feedback, duedates=duedates) for s in students]
         per_student = sum(len(source_notebooks(root, a)) for a in assignments(root))
         with Workers(jobs, _init_worker, (memory_mb,), grade_student) as pool, GradingProgress(
@@ -1343,7 +1400,9 @@ def demo(root=None, progress=print, bar=False):
     progress("building release/ and solution/ from source/")
     release(root)
     students = make_demo_class(root)
-    return grade_class(root, students=students, progress=progress, jobs=min(4, os.cpu_count() or 1), bar=bar)
+    # the course's own demo class: sandboxed where the sandbox runs, and graded anyway where not
+    return grade_class(root, students=students, progress=progress, jobs=min(4, os.cpu_count() or 1), bar=bar,
+                       unsandboxed=sandbox.available() is not None)
 
 
 # --------------------------------------------------------------------------- self-check
@@ -1359,11 +1418,13 @@ def find_source(root, notebook_path):
     raise FileNotFoundError(f"{name} is not a notebook of this course (known: {known})")
 
 
-def check_notebook(notebook_path, root=None):
+def check_notebook(notebook_path, root=None, unsandboxed=False):
     """Grade one filled-in notebook against the hidden tests, in a scratch course that shares
-    nothing with the course's gradebook. Returns (NotebookGrade, [(grade_id, score, max, message)])."""
+    nothing with the course's gradebook, its kernel in the sandbox as in grade_class (and the
+    same `unsandboxed`). Returns (NotebookGrade, [(grade_id, score, max, message)])."""
     from nbgrader.api import Gradebook
 
+    sandboxed = sandbox.require(unsandboxed)
     root = Path(root or course_root())
     notebook_path = Path(notebook_path).resolve()
     assignment, source = find_source(root, notebook_path)
@@ -1376,7 +1437,8 @@ def check_notebook(notebook_path, root=None):
         shutil.copy(source, scratch / "source" / assignment / source.name)
         target = scratch / "submitted" / "self" / assignment
         target.mkdir(parents=True)
-        api = make_api(root, root=str(scratch), db_url=f"sqlite:///{scratch / 'gradebook.db'}")
+        api = make_api(root, root=str(scratch), db_url=f"sqlite:///{scratch / 'gradebook.db'}",
+                       overrides={"IsolatedExecute.sandbox": sandboxed})
         with working_directory(scratch):
             _require(api.generate_assignment(assignment, force=True), "generate_assignment")
         # the notebook as the class is graded: rebuilt around the instructor's cells (course.repair)

@@ -17,6 +17,11 @@ import nbformat
 
 import answers
 import nbrun
+from course import sandbox
+
+# Where the sandbox runs (always in CI), the class has the students who try to reach out of it;
+# without it, their tricks would work (or harm the machine), so they are left out.
+SANDBOXED = sandbox.available() is None
 
 NOTEBOOKS = ("part_b/b1_forward.ipynb", "part_b/b2_backward.ipynb")
 ASSIGNMENT = "part_b"
@@ -91,7 +96,8 @@ def _with_prefix(source, stem, code, prefix="", suffix=""):
 # --------------------------------------------------------------------------- the class
 
 def sample_class():
-    """[Submission]: the whole sample class (33 students), built from the current source/."""
+    """[Submission]: the whole sample class (33 students, 37 with the sandbox), built from the
+    current source/."""
     src = _sources()
     b1, b2 = src["b1_forward"], src["b2_backward"]
     perfect = {"b1_forward": handed_in(b1), "b2_backward": handed_in(b2)}
@@ -205,11 +211,13 @@ def sample_class():
     add("fault-deep-expression", "fault", "B1 ends with a 600-term string sum (too deep for the grader's own AST walks)",
         {"b1_forward": deep, "b2_backward": perfect["b2_backward"]}, {"b1_forward": Expect(like=deep)})
     killer = handed_in(b1, {CELL["b1_forward"]: "import os\n\n" + reference(b1)[CELL["b1_forward"]].replace(
-        "    mu = x.mean(axis=0)", "    os.kill(os.getppid(), 9)  # kills the process that runs the kernel\n"
-        "    mu = x.mean(axis=0)", 1)})
+        "    mu = x.mean(axis=0)", "    try:\n        os.kill(os.getppid(), 9)  # kills the process that runs the kernel\n"
+        "    except OSError:\n        pass\n    mu = x.mean(axis=0)", 1)})
+    # in the sandbox the kernel's parent is the sandbox's own init, which it may not signal
     add("fault-kills-grader", "fault", "B1's function kills the kernel's parent process (the grading process)",
         {"b1_forward": killer, "b2_backward": perfect["b2_backward"]},
-        {"b1_forward": Expect(score=0.0, problem="grading process was killed")})
+        {"b1_forward": Expect(like=perfect["b1_forward"]) if SANDBOXED else
+         Expect(score=0.0, problem="grading process was killed")})
     deaf_b1 = handed_in(b1, _with_prefix(b1, "b1_forward", None, suffix=(
         "\nimport signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass\n")))
     deaf_b2 = handed_in(b2, {CELL["b2_backward"]: reference(b2)[CELL["b2_backward"]] + (
@@ -271,6 +279,25 @@ def sample_class():
     disk = handed_in(b1, {CELL["b1_forward"]: DISK_B1})
     add("cheat-read-disk", "cheat", "reads the hidden tests from the notebook file and the gradebook on disk",
         {"b1_forward": disk, "b2_backward": perfect["b2_backward"]}, honest_stub)
+
+    # ---- reaching out of the kernel: in the sandbox there is nothing to reach
+    if SANDBOXED:
+        source = handed_in(b1, {CELL["b1_forward"]: SOURCE_B1})
+        add("cheat-read-source", "cheat", "looks for the instructor's notebook by absolute paths (from course.__file__, "
+            "/proc, the environment) and runs its solution", {"b1_forward": source, "b2_backward": perfect["b2_backward"]},
+            honest_stub)
+        gradebook = handed_in(b1, {CELL["b1_forward"]: GRADEBOOK_B1 + b1_stub[CELL["b1_forward"]]})
+        add("cheat-write-gradebook", "cheat", "starts a detached process that writes full manual scores into every "
+            "gradebook.db it finds, for two minutes", {"b1_forward": gradebook, "b2_backward": perfect["b2_backward"]},
+            honest_stub)
+        network = handed_in(b1, {CELL["b1_forward"]: b1_stub[CELL["b1_forward"]] + NETWORK_B1.format(
+            url=answer_server(reference(b1)[CELL["b1_forward"]]))})
+        add("cheat-network", "cheat", "downloads a correct answer from a server on the grading machine",
+            {"b1_forward": network, "b2_backward": perfect["b2_backward"]}, honest_stub)
+        bomb = handed_in(b1, {CELL["b1_forward"]: reference(b1)[CELL["b1_forward"]] + FORK_BOMB})
+        add("fault-fork-bomb", "fault", "B1 runs a fork bomb for two seconds (held at the sandbox's process limit)",
+            {"b1_forward": bomb, "b2_backward": perfect["b2_backward"]},
+            {"b1_forward": Expect(like=perfect["b1_forward"], flagged=True)})
     return subs
 
 
@@ -395,6 +422,136 @@ def batchnorm_forward(x, gamma, beta, eps=1e-5):
 '''
 
 
+SOURCE_B1 = '''
+import glob
+import json
+import os
+
+import course
+
+
+def _places():
+    """Folders the course might be in, from what the kernel can see."""
+    places = {os.path.dirname(os.path.dirname(course.__file__)), os.path.expanduser("~"), "/tmp", "/work", "/srv",
+              "/home", "/root"}
+    for pid in ["self", str(os.getppid())] + os.listdir("/proc"):
+        try:
+            places.add(os.readlink(f"/proc/{pid}/cwd"))
+            for entry in open(f"/proc/{pid}/environ", "rb").read().split(b"\\0"):
+                if b"=/" in entry:
+                    places.add(entry.split(b"=", 1)[1].decode(errors="replace"))
+        except (OSError, ValueError):
+            pass
+    return sorted(places)
+
+
+def batchnorm_forward(x, gamma, beta, eps=1e-5):
+    for place in _places():
+        for depth in ("", "*/", "*/*/", "*/*/*/"):
+            for path in glob.glob(f"{place}/{depth}source/part_b/b1_forward.ipynb"):
+                for cell in json.load(open(path))["cells"]:
+                    text = "".join(cell["source"])
+                    if "BEGIN SOLUTION" in text and "def batchnorm_forward" in text:
+                        space = {"np": np}
+                        exec(text, space)
+                        return space["batchnorm_forward"](x, gamma, beta, eps)
+    raise NotImplementedError()
+'''
+
+GRADEBOOK_B1 = '''
+import subprocess
+import sys
+
+_WRITER = """
+import glob, os, sqlite3, time
+end = time.time() + 120
+while time.time() < end:
+    found = set(glob.glob("/tmp/*/gradebook.db") + glob.glob("/tmp/*/*/gradebook.db"))
+    for pid in os.listdir("/proc"):
+        try:
+            found.update(glob.glob(os.readlink(f"/proc/{pid}/cwd") + "/gradebook.db"))
+        except OSError:
+            pass
+    for path in found:
+        try:
+            with sqlite3.connect(path, timeout=1) as db:
+                db.execute("UPDATE grade SET manual_score = "
+                           "(SELECT max_score FROM grade_cells WHERE grade_cells.id = grade.cell_id)")
+        except Exception:
+            pass
+    time.sleep(0.5)
+"""
+try:  # in a session of its own, so that it outlives the kernel
+    subprocess.Popen([sys.executable, "-c", _WRITER], start_new_session=True,
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+except OSError:
+    pass
+
+'''
+
+NETWORK_B1 = '''
+
+import urllib.request
+
+try:  # someone else's answer, fetched while the notebook is graded
+    exec(urllib.request.urlopen("{url}", timeout=5).read().decode())
+except OSError:
+    pass
+'''
+
+FORK_BOMB = '''
+
+import os
+import time
+
+
+def _spread(until):
+    """Every process forks as fast as it can until `until`: a fork bomb that stops by itself."""
+    while time.monotonic() < until:
+        try:
+            if os.fork() == 0:
+                try:
+                    _spread(until)
+                finally:
+                    os._exit(0)
+        except OSError:
+            time.sleep(0.01)
+
+
+_spread(time.monotonic() + 2)
+while True:  # the bomb's own children, reaped
+    try:
+        os.wait()
+    except ChildProcessError:
+        break
+'''
+
+_SERVERS = {}
+
+
+def answer_server(text):
+    """The URL of `text`, served over HTTP on 127.0.0.1 by a thread of this process."""
+    import http.server
+    import threading
+
+    if text not in _SERVERS:
+        class Answer(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                body = text.encode()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Answer)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        _SERVERS[text] = f"http://127.0.0.1:{server.server_address[1]}/b1_forward.py"
+    return _SERVERS[text]
+
+
 def write_sample_class(root, students=None):
     """Write the sample class (or the named students) into root/submitted/. Returns [Submission]."""
     subs = [s for s in sample_class() if students is None or s.student in students]
@@ -446,7 +603,7 @@ def grade_sample_class(root, jobs=2, db_url=None, students=None):
 
     subs = write_sample_class(root, students)
     grades = grading.grade_class(root, students=students, jobs=jobs, timeout=TEST_TIMEOUT,
-                                 db_url=db_url, progress=lambda message: None)
+                                 db_url=db_url, progress=lambda message: None, unsandboxed=not SANDBOXED)
     return subs, grades
 
 

@@ -1,0 +1,177 @@
+"""The sandbox students' kernels are graded in (course.sandbox: bubblewrap).
+
+A kernel started the way `course grade` starts it must see no course folder, no grader's files,
+no network and no other process; it keeps to its limits; it is interrupted at the timeout and
+leaves no process behind. Without the sandbox `course grade` and `course check` refuse to run
+unless told --unsandboxed, and the demo class runs all the same. The sample class's students who
+try to reach out of the kernel (tests/sample_class.py: cheat-read-source, cheat-write-gradebook,
+cheat-network, fault-fork-bomb) are graded by tests/test_faults.py and tests/test_cheating.py.
+"""
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from course import grading, sandbox
+from test_grading import copy_course
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def require_sandbox():
+    why = sandbox.available()
+    if why is not None:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI grades in the sandbox, and it cannot run here: {why}", pytrace=False)
+        pytest.skip(why)
+
+
+def run_kernel(cells, tmp_path, timeout=30, **env):
+    """The stdout of each cell, run by the grader's kernel in the sandbox."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(code) for code in cells]
+    old = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)
+    try:
+        executed, _ = grading.IsolatedExecute(timeout=timeout, sandbox=True).preprocess(
+            nb, {"metadata": {"path": str(tmp_path)}})
+    finally:
+        for name, value in old.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    return ["".join(o.get("text", "") for o in cell.outputs if o.get("name") == "stdout") +
+            "".join(f"{o['ename']}: {o['evalue']}" for o in cell.outputs if o["output_type"] == "error")
+            for cell in executed.cells]
+
+
+PROBE = '''
+import json, os, socket
+seen = {{}}
+seen["visible"] = [p for p in {paths!r} if os.path.exists(p)]
+try:
+    open({write!r}, "w").write("pwned")
+    seen["wrote"] = True
+except OSError:
+    seen["wrote"] = False
+try:
+    socket.create_connection(("127.0.0.1", {port}), timeout=3).close()
+    seen["network"] = True
+except OSError:
+    seen["network"] = False
+try:
+    os.kill({grader}, 0)
+    seen["grader"] = True
+except OSError:
+    seen["grader"] = False
+seen["pids"] = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
+seen["secret"] = "COURSE_TEST_SECRET" in os.environ
+seen["uid"] = os.getuid()
+seen["home"] = os.path.expanduser("~")
+seen["cwd"] = os.getcwd()
+open("mine.txt", "w").write("a kernel may write in its own folder")
+print(json.dumps(seen))
+'''
+
+
+def test_a_sandboxed_kernel_sees_no_course_no_network_and_no_other_process(tmp_path):
+    require_sandbox()
+    secret = tmp_path / "grader-only.txt"
+    secret.write_text("the grader's")
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    paths = [str(ROOT / name) for name in ("source", "answers", "tests", "nbgrader_config.py", "pyproject.toml")]
+    paths += [str(secret), str(Path.home() / ".bashrc"), "/etc/shadow", "/srv", "/var/lib"]
+    code = PROBE.format(paths=[p for p in paths if os.path.exists(p)], write=str(tmp_path / "pwned.txt"),
+                        port=listener.getsockname()[1], grader=os.getpid())
+    out, = run_kernel([code], tmp_path, COURSE_TEST_SECRET="s3cret")
+    listener.close()
+    seen = json.loads(out)
+    assert seen["visible"] == [], f"the kernel can see {seen['visible']}"
+    assert not seen["wrote"] and not (tmp_path / "pwned.txt").exists()
+    assert not seen["network"], "the kernel reached a server on the grading machine"
+    assert not seen["grader"], "the kernel can signal the grading process"
+    assert len(seen["pids"]) <= 3, f"the kernel sees the processes {seen['pids']}"
+    assert not seen["secret"], "the grader's environment leaked into the kernel"
+    assert seen["home"].startswith(str(Path(seen["cwd"]).parent)), seen
+    if os.geteuid() == 0:
+        assert seen["uid"] != 0, "a root grader's kernel must not run as root"
+
+
+def test_a_sandboxed_kernel_keeps_to_its_process_limit(tmp_path):
+    require_sandbox()
+    fork = '''
+import os, time
+children = 0
+try:
+    while children < 1000:
+        if os.fork() == 0:
+            time.sleep(2)
+            os._exit(0)
+        children += 1
+except OSError as error:
+    print(children, type(error).__name__)
+'''
+    out, = run_kernel([fork], tmp_path)
+    children, error = out.split()
+    assert int(children) < sandbox.NPROC and error == "BlockingIOError", out
+
+
+def test_a_sandboxed_kernel_is_interrupted_at_the_timeout_and_leaves_nothing_behind(tmp_path):
+    require_sandbox()
+    marker = "301.25"
+    cells = [f"import subprocess\nsubprocess.Popen(['sleep', '{marker}'], start_new_session=True)\nprint('started')",
+             "while True:\n    pass",
+             "print('after')"]
+    started, looped, after = run_kernel(cells, tmp_path, timeout=5)
+    assert started == "started\n"
+    assert "KeyboardInterrupt" in looped, looped
+    assert after == "after\n", "the kernel did not survive the interrupt"
+    left = [p for p in Path("/proc").iterdir() if p.name.isdigit() and _cmdline(p) == ["sleep", marker]]
+    assert left == [], "a process the kernel started outlived it"
+
+
+def _cmdline(proc):
+    try:
+        return (proc / "cmdline").read_bytes().decode().split("\0")[:-1]
+    except OSError:
+        return []
+
+
+def _no_sandbox_env(tmp_path):
+    """An environment in which the sandbox's programs are not found."""
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    return {**os.environ, "PATH": str(empty)}
+
+
+@pytest.mark.parametrize("command", [["grade"], ["check", "release/part_b/b1_forward.ipynb"]])
+def test_without_the_sandbox_grade_and_check_refuse_and_say_how(tmp_path, command):
+    (tmp_path / "course").mkdir()
+    root = copy_course(tmp_path / "course", notebooks={"part_b/b1_forward.ipynb"})
+    (root / "submitted" / "someone" / "part_b").mkdir(parents=True)
+    run = subprocess.run([sys.executable, "-m", "course", "--root", str(root), *command],
+                         capture_output=True, text=True, timeout=120, env=_no_sandbox_env(tmp_path), cwd=root)
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert "sandbox" in run.stderr and "bubblewrap" in run.stderr and "--unsandboxed" in run.stderr, run.stderr
+    assert not (root / "autograded").exists() and not (root / "gradebook.db").exists()
+
+
+def test_the_demo_class_runs_without_the_sandbox(monkeypatch, tmp_path):
+    """The course's own demo class needs no sandbox; a real class does (or --unsandboxed)."""
+    seen = {}
+    monkeypatch.setattr(sandbox, "available", lambda: "no bubblewrap on this machine")
+    monkeypatch.setattr(grading, "release", lambda root: None)
+    monkeypatch.setattr(grading, "make_demo_class", lambda root: ["demo-perfect"])
+    monkeypatch.setattr(grading, "grade_class", lambda root, **kwargs: seen.update(kwargs))
+    grading.demo(tmp_path, progress=lambda message: None)
+    assert seen["unsandboxed"] is True
+    with pytest.raises(sandbox.SandboxMissing, match="--unsandboxed"):
+        sandbox.require()
