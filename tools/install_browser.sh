@@ -9,15 +9,5 @@ if [ -x "$CHROMIUM" ]; then
     echo "chromium: $("$CHROMIUM" --version 2>/dev/null || echo "$CHROMIUM")"
     exit 0
 fi
-if ! command -v apt-get >/dev/null 2>&1; then
-    echo "install_browser.sh: no apt-get here; install Chromium yourself and set CHROMIUM=/path/to/chromium" >&2
-    exit 1
-fi
-sudo=""
-if [ "$(id -u)" -ne 0 ]; then
-    sudo="sudo"
-fi
-echo "installing chromium with apt-get ..."
-$sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core fonts-liberation >/dev/null
+bash "$(dirname "$0")/apt_install.sh" "Chromium (or set CHROMIUM=/path/to/chromium)" chromium fonts-dejavu-core fonts-liberation
 echo "chromium: $("$CHROMIUM" --version)"

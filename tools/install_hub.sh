@@ -30,13 +30,7 @@ fi
 
 # --- the proxy
 if ! command -v npm >/dev/null 2>&1; then
-    if ! command -v apt-get >/dev/null 2>&1; then
-        echo "install_hub.sh: no npm and no apt-get; install Node.js and npm yourself" >&2
-        exit 1
-    fi
-    echo "installing nodejs and npm with apt-get ..."
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+    bash "$(dirname "$0")/apt_install.sh" "Node.js for the proxy" nodejs npm
 fi
 if [ ! -x "$CHP_PREFIX/bin/configurable-http-proxy" ] \
         || [ "$("$CHP_PREFIX/bin/configurable-http-proxy" --version 2>/dev/null)" != "$CHP_VERSION" ]; then

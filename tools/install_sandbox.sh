@@ -8,15 +8,5 @@ if command -v bwrap >/dev/null 2>&1 && command -v setpriv >/dev/null 2>&1 && com
     echo "sandbox: $(bwrap --version)"
     exit 0
 fi
-if ! command -v apt-get >/dev/null 2>&1; then
-    echo "install_sandbox.sh: no apt-get here; install bubblewrap (and util-linux) yourself" >&2
-    exit 1
-fi
-sudo=""
-if [ "$(id -u)" -ne 0 ]; then
-    sudo="sudo"
-fi
-echo "installing bubblewrap with apt-get ..."
-$sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends bubblewrap util-linux >/dev/null
+bash "$(dirname "$0")/apt_install.sh" "the sandbox" bubblewrap util-linux
 echo "sandbox: $(bwrap --version)"
