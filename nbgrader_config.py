@@ -42,7 +42,8 @@ from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
 from nbgrader.preprocessors import (  # noqa: E402
     ClearHiddenTests, ClearMarkScheme, ClearOutput, GetGrades, IncludeHeaderFooter, LockCells)
 
-from course.grading import IsolatedExecute, SkipWhenGrading, StderrAsOutput, StripHiddenTraces  # noqa: E402
+from course.build import StripHiddenTraces  # noqa: E402
+from course.execute import IsolatedExecute, SkipWhenGrading, StderrAsOutput  # noqa: E402
 
 c.GenerateFeedback.preprocessors = [
     GetGrades, ClearHiddenTests, ClearMarkScheme, StripHiddenTraces, CSSHTMLHeaderPreprocessor]

@@ -59,7 +59,7 @@ def plain_nbgrader(root, students):
     the grades; and whether every student got every autograded point."""
     import csv
 
-    assignments = grading.assignments(root)
+    assignments = coursedir.assignments(root)
     for assignment in assignments:
         nbgrader(root, "generate_assignment", assignment, "--force")
     started = time.perf_counter()
@@ -79,7 +79,7 @@ def plain_nbgrader(root, students):
 def _manual_points(root, assignment):
     """Points of the written answers (graded by hand, so not in an autograde total)."""
     total = 0.0
-    for path in grading.source_notebooks(root, assignment):
+    for path in coursedir.source_notebooks(root, assignment):
         for cell in nbformat.read(path, as_version=4).cells:
             meta = cell.metadata.get("nbgrader", {})
             if meta.get("points") and (cell.cell_type == "markdown" or meta.get("task")):
@@ -89,13 +89,13 @@ def _manual_points(root, assignment):
 
 def perfect_class(root, students):
     """submitted/<student>/<part>/: the reference solution of every notebook, as handed in."""
-    grading.release(root)
+    build.release(root)
     for index in range(students):
-        for assignment in grading.assignments(root):
+        for assignment in coursedir.assignments(root):
             target = root / "submitted" / f"student-{index + 1:03d}" / assignment
             target.mkdir(parents=True)
-            for path in grading.source_notebooks(root, assignment):
-                nbformat.write(grading.demo_submission(root, "demo-perfect", assignment, path, False),
+            for path in coursedir.source_notebooks(root, assignment):
+                nbformat.write(democlass.demo_submission(root, "demo-perfect", assignment, path, False),
                                str(target / path.name))
 
 
@@ -103,8 +103,8 @@ def trivial_course(root, like):
     """A course with as many notebooks per assignment as `like`, each trivial, and a class of
     students who answer them all."""
     shutil.copy(ROOT / "nbgrader_config.py", root)
-    for assignment in grading.assignments(like):
-        for path in grading.source_notebooks(like, assignment):
+    for assignment in coursedir.assignments(like):
+        for path in coursedir.source_notebooks(like, assignment):
             nb = nbformat.v4.new_notebook()
             nb.metadata = nbformat.read(path, as_version=4).metadata
             nb.cells = [
@@ -159,7 +159,7 @@ def main():
         perfect_class(course, args.students)
         perfect_class(floor, args.students)
         perfect_class(plain, args.students)
-        notebooks = sum(len(grading.source_notebooks(course, a)) for a in grading.assignments(course))
+        notebooks = sum(len(coursedir.source_notebooks(course, a)) for a in coursedir.assignments(course))
         why = sandbox.available()
         print(f"{args.students} students x {notebooks} notebooks; {os.cpu_count()} cores; "
               f"kernels {'in the sandbox' if why is None else 'NOT sandboxed (' + why + ')'}; "
@@ -195,8 +195,8 @@ def main():
         print("\nautograde time of each notebook (median over students, serial run; floor alongside):")
         course_rows = [r for rows in results["course", 1, False][1].values() for r in rows]
         floor_rows = [r for rows in results["floor", 1, False][1].values() for r in rows]
-        for assignment in grading.assignments(course):
-            for path in grading.source_notebooks(course, assignment):
+        for assignment in coursedir.assignments(course):
+            for path in coursedir.source_notebooks(course, assignment):
                 mine = statistics.median(r.seconds for r in course_rows if r.notebook == path.stem)
                 base = statistics.median(r.seconds for r in floor_rows if r.notebook == path.stem)
                 print(f"  {assignment}/{path.stem:28s} {mine:5.1f} s   (trivial: {base:4.1f} s)")

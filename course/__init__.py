@@ -8,7 +8,19 @@
 - course.experiments training runs and sweeps of that network for the Part C experiments
 - course.palette     the colours and labels of "with BN" / "without BN" (no plotting library)
 - course.viz         colours, plots and the covariate-shift explorer widget
-- course.grading     drives nbgrader: release, grade a class, the demo class, self-check
+
+What students' kernels import ends here; the rest is the instructor's grader (drives nbgrader):
+- course.coursedir   the course folder, its configuration and nbgrader's API on it
+- course.build       release/ and solution/ from source/
+- course.grading     grade a class, its stages in order:
+  - course.repair      read and repair: a handed-in notebook rebuilt around the instructor's cells
+  - course.execute     run: nbgrader's autograde with a kernel of its own, in the sandbox (course.sandbox)
+  - course.review      the scan of the student's code and the definitions-only re-run
+  - course.record      the grades into the class gradebook, and its export
+  - course.table       the grade table and lists printed after grading
+- course.workers     the worker processes that grade students (one that dies is replaced)
+- course.democlass   the demo class
+- course.selfcheck   `course check`: one notebook, graded privately
 - course.progress    the progress bar of a grading run
 - course.report      the class report: scores, pass rates, named mistakes tallied, what needs the instructor
 - course.report_page the class report as one offline HTML page (plots, MathML)

@@ -14,7 +14,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from course import grading
+from course import build, coursedir, democlass, grading, selfcheck, table
 
 
 def _quiet():
@@ -26,19 +26,19 @@ def _quiet():
 
 
 def cmd_release(args):
-    written = grading.release(args.root)
+    written = build.release(args.root)
     print(f"wrote {len(written)} notebooks into release/ and solution/")
     return 0
 
 
 def _report(grades, root):
     print()
-    print(grading.format_table(grades))
-    problems = grading.format_problems(grades)
+    print(table.format_table(grades))
+    problems = table.format_problems(grades)
     if problems:
         print("\nWhat lost points (first messages per notebook):")
         print(problems)
-    flags = grading.format_flags(grades)
+    flags = table.format_flags(grades)
     if flags:
         print("\nTo review (student code that looks like a trick; the grades above already are "
               "those of the definitions-only re-run where it scored lower):")
@@ -71,7 +71,7 @@ def _lms(root, roster, db_url=None):
     if not roster.is_file():
         print(f"\nLMS files: no roster at {roster}; see README, 'After grading', for its format")
         return
-    api = grading.make_api(root, **({"db_url": db_url} if db_url else {}))
+    api = coursedir.make_api(root, **({"db_url": db_url} if db_url else {}))
     try:
         done = lms.export_all(api, root / "exports", roster)
     except ValueError as error:  # the grades are in; only the LMS files are missing
@@ -96,15 +96,15 @@ def _class_report(root, db_url=None):
 def cmd_demo(args):
     from course import lms
 
-    root = Path(args.root or grading.course_root())
-    grades = grading.demo(root, progress=lambda m: print(m, flush=True), bar=True)
+    root = Path(args.root or coursedir.course_root())
+    grades = democlass.demo(root, progress=lambda m: print(m, flush=True), bar=True)
     _report(grades, root)
     _after_grading(grades, root, lms.demo_roster(root / "exports" / "demo-roster.csv", grades))
     return 0
 
 
 def cmd_grade(args):
-    root = Path(args.root or grading.course_root())
+    root = Path(args.root or coursedir.course_root())
     grades = grading.grade_class(root, students=args.student or None, jobs=args.jobs,
                                  timeout=args.timeout, memory_mb=args.memory_limit,
                                  db_url=args.db_url, progress=lambda m: print(m, flush=True), bar=True,
@@ -112,18 +112,18 @@ def cmd_grade(args):
     _report(grades, root)
     _after_grading(grades, root, args.roster or root / "roster.csv", args.db_url)
     if args.json:
-        grading.write_json(grades, args.json)
+        table.write_json(grades, args.json)
     return 3 if grades.failures else 0
 
 
 def cmd_report(args):
-    root = Path(args.root or grading.course_root())
+    root = Path(args.root or coursedir.course_root())
     _class_report(root, args.db_url)
     return 0
 
 
 def cmd_check(args):
-    row, tests = grading.check_notebook(args.notebook, args.root, unsandboxed=args.unsandboxed)
+    row, tests = selfcheck.check_notebook(args.notebook, args.root, unsandboxed=args.unsandboxed)
     print(f"{row.name}: checked against the hidden tests\n")
     for message in row.messages:
         if "(your code)" in message:

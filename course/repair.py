@@ -22,10 +22,13 @@ file:
   or answer cell it followed; cells placed before the setup cell come right after it, so that
   nothing of the student's runs before the course's own imports.
 
+    read_submission(path) -> (notebook or None, why not)
     repair(handed_in, release_nb, source_nb) -> (notebook, [note])
 """
 import ast
 import copy
+import json
+from pathlib import Path
 
 import nbformat
 
@@ -176,3 +179,20 @@ def repair(handed_in, release_nb, source_nb):
             extra = [_own_cell(c) for c in versions[1:]]
         repaired.cells += [cell, *extra, *(_own_cell(c) for c in after[i])]
     return repaired, notes
+
+
+def read_submission(path):
+    """(notebook, "") for a readable notebook file, else (None, why it cannot be graded).
+
+    Only the cells' types and texts are trusted (course.repair.read_notebook): metadata that
+    nbformat's schema rejects (tags as a dict, say) does not make a notebook ungradable."""
+    try:
+        data = json.loads(Path(path).read_bytes())
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        return None, f"not a notebook: the file is not valid JSON ({error})"
+    except RecursionError:
+        return None, "not a notebook: the file is JSON nested too deeply to read"
+    nb = read_notebook(data)
+    if nb is None:
+        return None, "not a notebook: valid JSON, but without notebook cells"
+    return nb, ""

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import nbformat
 
-from course import grading
+from course import coursedir, record, table
 
 RESULTS = Path("exports") / "grading-results.json"
 REPORT = Path("exports") / "class-report.html"
@@ -177,7 +177,7 @@ def named(mistake):
 
 def test_label(notebook, grade_id):
     """'b1_forward', 'b1-test-values' -> 'B1 · values'."""
-    short = grading.short_name(notebook)
+    short = table.short_name(notebook)
     rest = re.sub(rf"^{re.escape(short)}-(test-)?", "", grade_id)
     return f"{short.upper()} · {rest}"
 
@@ -194,7 +194,7 @@ def _test_messages(path):
     """({grade_id: "ename: evalue"} of the test cells with an error in an autograded notebook,
     "ename: evalue" of the first answer cell with an error, or "")."""
     out, answer = {}, ""
-    for line in grading.failure_messages(path):
+    for line in record.failure_messages(path):
         grade_id, _, message = line.partition(": ")
         if "(your code)" in grade_id:
             answer = answer or message
@@ -246,14 +246,14 @@ def collect(root=None, db_url=None):
     default: the course's), its autograded notebooks and the saved grading results."""
     from nbgrader.api import Gradebook, MissingEntry
 
-    root = Path(root or grading.course_root())
-    api = grading.make_api(root, **({"db_url": db_url} if db_url else {}))
+    root = Path(root or coursedir.course_root())
+    api = coursedir.make_api(root, **({"db_url": db_url} if db_url else {}))
     results = _load_results(root)
     notebooks, tests, flagged, sources = [], [], [], {}
     with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
         students = sorted(s.id for s in gb.students)
-        for assignment in grading.assignments(root):
-            for path in grading.source_notebooks(root, assignment):
+        for assignment in coursedir.assignments(root):
+            for path in coursedir.source_notebooks(root, assignment):
                 source = nbformat.read(path, as_version=4)
                 title, headings = _headings(source)
                 sources[f"{assignment}/{path.stem}"] = source
@@ -310,7 +310,7 @@ def summary(report, limit=3):
     for nb in report.notebooks:
         median = nb.median()
         lines.append(
-            f"  {grading.short_name(nb.notebook):4s} median {'–' if median is None else f'{median:g}'}"
+            f"  {table.short_name(nb.notebook):4s} median {'–' if median is None else f'{median:g}'}"
             f"/{nb.max_code:g}  full marks {share(nb.full_marks(), n)}"
             f"  not submitted {share(len(nb.not_submitted), n)}"
             + (f"  not graded {len(nb.not_graded)}" if nb.not_graded else "")
@@ -330,6 +330,6 @@ def build(root=None, db_url=None):
     """collect() and write exports/class-report.html. Returns (ClassReport, path)."""
     from course.report_page import write_html
 
-    root = Path(root or grading.course_root())
+    root = Path(root or coursedir.course_root())
     report = collect(root, db_url)
     return report, write_html(report, root / REPORT)

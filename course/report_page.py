@@ -13,7 +13,7 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from course import grading, mathml
+from course import mathml, table
 from course.report import share
 
 FORMGRADER = "http://localhost:8888/formgrader/gradebook/{assignment}/{notebook}"
@@ -59,7 +59,7 @@ def plot_overview(report):
         full = nb.full_marks()
         zero = sum(1 for s in nb.scores.values() if s <= 0)
         rows.append([full, len(nb.scores) - full - zero, zero, len(nb.not_graded), len(nb.not_submitted)])
-    labels = [grading.short_name(nb.notebook).upper() for nb in report.notebooks]
+    labels = [table.short_name(nb.notebook).upper() for nb in report.notebooks]
     figure = Figure(figsize=(8, 0.32 * len(rows) + 1.4))
     ax = figure.subplots()
     left = [0.0] * len(rows)
@@ -117,7 +117,7 @@ def plot_distributions(report, columns=4):
             ax.axvline(nb.median(), color="black", linestyle="--", linewidth=1)
         ax.set_xlim(0, nb.max_code)
         ax.set_ylim(0, top * 1.15 + 0.5)
-        ax.set_title(f"{grading.short_name(nb.notebook).upper()}  (median {nb.median() if values else '–'})",
+        ax.set_title(f"{table.short_name(nb.notebook).upper()}  (median {nb.median() if values else '–'})",
                      fontsize=9)
         ax.tick_params(labelsize=7)
         ax.set_xlabel(f"points of {nb.max_code:g}", fontsize=7)
@@ -240,7 +240,7 @@ def render_html(report):
     """The class report as one HTML page (str): no script, no external file, plots as data URIs."""
     n = len(report.students)
     rows = "".join(
-        f"<tr><td>{_e(grading.short_name(nb.notebook).upper())}</td><td>{_title(nb.title)}</td>"
+        f"<tr><td>{_e(table.short_name(nb.notebook).upper())}</td><td>{_title(nb.title)}</td>"
         f"<td class='n'>{'–' if nb.median() is None else f'{nb.median():g}'} / {nb.max_code:g}</td>"
         f"<td class='n'>{share(nb.full_marks(), n)}</td>"
         f"<td class='n'>{share(len(nb.not_submitted), n)}</td>"

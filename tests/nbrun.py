@@ -5,7 +5,7 @@ suites grade hundreds, so they run here instead: each notebook in a child proces
 this one (NumPy, SymPy and Matplotlib already imported), cells executed top to bottom, and each
 grade cell scored by nbgrader's own rule (`nbgrader.utils.determine_grade`): an error or any
 stderr output scores zero, a number as the last value gives partial credit; the cells the grader
-skips (course.grading.skipped_when_grading) are skipped here too. The tests that need
+skips (course.execute.skipped_when_grading) are skipped here too. The tests that need
 nbgrader's own machinery (release, autograde, feedback) use it directly; this is for speed.
 """
 import ast
@@ -33,7 +33,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot  # noqa: E402,F401
 import numpy  # noqa: E402,F401
 
-from course.grading import skipped_when_grading  # noqa: E402
+from course.execute import skipped_when_grading  # noqa: E402
 
 
 def nbgrader_config():

@@ -29,7 +29,7 @@ import pytest
 
 import browser
 from browser import Notebook, screenshot
-from course import grading
+from course import coursedir, democlass, record
 
 ROOT = Path(__file__).resolve().parents[1]
 # The demo class is graded on these notebooks (all of them would take minutes): one with code,
@@ -179,7 +179,7 @@ def close_dialog(page):
 def test_student_drags_the_b5_slider_and_the_histogram_changes(page, lab, course):
     # A student who has finished B5: every answer cell of the release notebook holds a solution.
     path = course / "release" / B5
-    finished = grading.fill_release(nbformat.read(path, as_version=4), {
+    finished = democlass.fill_release(nbformat.read(path, as_version=4), {
         grade_id: solutions(B5)[index] for index, grade_id in grade_ids(B5, "solution").items()})
     nbformat.write(finished, str(path))
     console = browser.Console(page)
@@ -271,7 +271,7 @@ def test_instructor_grades_a_written_answer_in_formgrader_and_it_reaches_the_exp
 
     # the demo class, graded
     frame.get_by_role("link", name="Manage Students").click()
-    for demo in grading.DEMO_STUDENTS:
+    for demo in democlass.DEMO_STUDENTS:
         frame.locator("#main-table").get_by_text(demo, exact=True).wait_for()
     screenshot(page, "instructor-2-formgrader-demo-class")
 
@@ -279,7 +279,7 @@ def test_instructor_grades_a_written_answer_in_formgrader_and_it_reaches_the_exp
     frame.get_by_role("link", name="Manual Grading").click()
     frame.locator("#main-table").get_by_role("link", name=assignment, exact=True).click()
     frame.locator("#main-table").get_by_role("link", name=notebook, exact=True).click()
-    frame.get_by_text(f"Submission #{len(grading.DEMO_STUDENTS)}").wait_for()
+    frame.get_by_text(f"Submission #{len(democlass.DEMO_STUDENTS)}").wait_for()
     frame.get_by_role("button", name="Show All Names").click()
     first, last = student.split("-", 1)
     frame.locator("a.name-shown", has_text=f"{last}, {first.title()}").click()
@@ -319,7 +319,7 @@ def wait_for_manual_score(course, assignment, notebook, grade_id, student, timeo
 
     from nbgrader.api import Gradebook
 
-    api = grading.make_api(course)
+    api = coursedir.make_api(course)
     deadline = time.monotonic() + timeout
     while True:
         with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
@@ -331,8 +331,8 @@ def wait_for_manual_score(course, assignment, notebook, grade_id, student, timeo
 
 def exported_score(course, assignment, student):
     """The student's score for the assignment in nbgrader's CSV export of the gradebook."""
-    path = grading.export_csv(grading.make_api(course), course / "exports" / "grades.csv")
-    row = next(r for r in grading.read_csv(path)
+    path = record.export_csv(coursedir.make_api(course), course / "exports" / "grades.csv")
+    row = next(r for r in coursedir.read_csv(path)
                if r["student_id"] == student and r["assignment"] == assignment)
     return float(row["score"])
 
@@ -391,7 +391,7 @@ def test_instructor_reads_the_class_report_offline(chromium, course):
     page.goto((course / "exports" / "class-report.html").as_uri())
     page.get_by_role("heading", name="Class report").wait_for()
     text = page.locator("body").inner_text()
-    assert f"{len(grading.DEMO_STUDENTS)} students in the gradebook" in text
+    assert f"{len(democlass.DEMO_STUDENTS)} students in the gradebook" in text
     assert "Written answers awaiting manual grading" in text and "part_c/c1_gamma_beta" in text
     for image in page.locator("img").all():   # the plots, drawn from the page itself
         assert image.evaluate("img => img.complete && img.naturalWidth > 100"), image.get_attribute("alt")

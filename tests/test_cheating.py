@@ -18,7 +18,7 @@ import answers
 import nbrun
 import sample_class
 from class_fixture import graded_class  # noqa: F401 (a fixture)
-from course import grading, testing
+from course import review, table, testing
 
 CHEATS = [s for s in sample_class.sample_class() if s.kind == "cheat"]
 
@@ -35,7 +35,7 @@ def test_a_cheat_is_flagged_and_scored_as_if_absent(graded_class, sub):  # noqa:
         assert (row.score or 0) == expected[sub.student][stem], (sub.student, stem, row.flags)
         if expect.flagged:
             assert row.flags, f"{sub.student} {stem}: the trick was not flagged for review"
-    assert "?" in next(l for l in grading.format_table(grades).splitlines() if l.startswith(sub.student))
+    assert "?" in next(l for l in table.format_table(grades).splitlines() if l.startswith(sub.student))
 
 
 def test_honest_students_are_not_flagged(graded_class):  # noqa: F811
@@ -64,16 +64,16 @@ def test_the_scan_flags_the_catalogues_cheats_and_nothing_else():
     notebook pass the scan unflagged; the catalogue's cheats are flagged."""
     for notebook in answers.notebooks():
         source = nbrun.load(notebook)
-        rules = grading.notebook_rules(source)
+        rules = review.notebook_rules(source)
         module = answers.load(notebook)
-        assert grading.scan_notebook(source, rules) == [], notebook
+        assert review.scan_notebook(source, rules) == [], notebook
         for answer in module.WRONG + module.RIGHT:
-            flags = grading.scan_notebook(nbrun.with_answers(source, answer.cells), rules)
+            flags = review.scan_notebook(nbrun.with_answers(source, answer.cells), rules)
             assert bool(flags) == (answer.name in CATALOGUE_CHEATS), (notebook, answer.name, flags)
 
 
 def _rules():
-    return grading.notebook_rules(nbrun.load("part_b/b1_forward.ipynb"))
+    return review.notebook_rules(nbrun.load("part_b/b1_forward.ipynb"))
 
 
 def test_definitions_only_keeps_definitions_and_drops_tampering():
@@ -84,13 +84,13 @@ def test_definitions_only_keeps_definitions_and_drops_tampering():
             "SCALE = 2.0\n"
             "def batchnorm_forward(x, gamma, beta, eps=1e-5):\n    return _expected(x, gamma, beta), None\n"
             "for i in range(3):\n    print(i)\n")
-    reduced = grading.definitions_only(code, _rules())
+    reduced = review.definitions_only(code, _rules())
     assert "np.allclose" not in reduced and "check_array" not in reduced and "get_ipython" not in reduced
     assert "for i" not in reduced
     assert "import math" in reduced and "SCALE = 2.0" in reduced and "def batchnorm_forward" in reduced
     assert "_expected_not_available(" in reduced
     plain = "def batchnorm_forward(x, gamma, beta, eps=1e-5):\n    _n = x.shape[0]\n    return x / _n, None\n"
-    assert grading.definitions_only(plain, _rules()) == plain, "an honest cell is left exactly as it is"
+    assert review.definitions_only(plain, _rules()) == plain, "an honest cell is left exactly as it is"
 
 
 @pytest.mark.parametrize("code, phrase", [
@@ -105,7 +105,7 @@ def test_definitions_only_keeps_definitions_and_drops_tampering():
     ("import sys\ndef f():\n    return sys._getframe(1).f_globals\n", "f_globals"),
 ])
 def test_the_scan_names_each_trick(code, phrase):
-    assert any(phrase in flag for flag in grading.scan_cell(code, _rules())), grading.scan_cell(code, _rules())
+    assert any(phrase in flag for flag in review.scan_cell(code, _rules())), review.scan_cell(code, _rules())
 
 
 def test_checks_keep_their_own_references(monkeypatch):

@@ -16,7 +16,7 @@ import nbformat
 import pytest
 
 import nbrun
-from course import grading
+from course import build, coursedir, democlass, grading, table
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -40,7 +40,7 @@ def copy_course(target, notebooks=None):
 @pytest.fixture(scope="module")
 def demo_course(tmp_path_factory):
     root = copy_course(tmp_path_factory.mktemp("demo"))
-    grades = grading.demo(root, progress=lambda message: None)
+    grades = democlass.demo(root, progress=lambda message: None)
     return root, grades
 
 
@@ -84,7 +84,7 @@ def test_demo_crash_is_reported_with_its_cause(demo_course):
 
 def test_demo_writes_feedback_without_hidden_tests(demo_course):
     root, grades = demo_course
-    for student in grading.DEMO_STUDENTS:
+    for student in democlass.DEMO_STUDENTS:
         for row in grades[student]:
             page = root / "feedback" / student / row.assignment / f"{row.notebook}.html"
             assert page.exists(), f"no feedback at {page}"
@@ -116,19 +116,19 @@ def hidden_lines(path):
 
 def test_demo_exports_a_csv_row_per_student_and_assignment(demo_course):
     root, grades = demo_course
-    rows = grading.read_csv(root / "exports" / "grades.csv")
+    rows = coursedir.read_csv(root / "exports" / "grades.csv")
     parts = {r.assignment for r in grades["demo-perfect"]}
-    for student in grading.DEMO_STUDENTS:
+    for student in democlass.DEMO_STUDENTS:
         assert {r["assignment"] for r in rows if r["student_id"] == student} == parts
 
 
 def test_demo_table_names_every_student_and_notebook(demo_course):
     root, grades = demo_course
-    table = grading.format_table(grades)
-    for student in grading.DEMO_STUDENTS:
-        assert student in table
-    assert "b1" in table.splitlines()[0]
-    perfect = next(l for l in table.splitlines() if l.startswith("demo-perfect"))
+    printed = table.format_table(grades)
+    for student in democlass.DEMO_STUDENTS:
+        assert student in printed
+    assert "b1" in printed.splitlines()[0]
+    perfect = next(l for l in printed.splitlines() if l.startswith("demo-perfect"))
     assert "–" not in perfect
 
 
@@ -139,15 +139,15 @@ def small_course(tmp_path):
 
 def test_demo_twice_gives_the_same_grades_and_leaves_real_students_alone(small_course):
     root = small_course
-    grading.release(root)
+    build.release(root)
     alice = root / "submitted" / "alice" / "part_b" / "b1_forward.ipynb"
     alice.parent.mkdir(parents=True)
     shutil.copy(root / "release" / "part_b" / "b1_forward.ipynb", alice)
     before = alice.read_bytes()
-    first = grading.grades_as_dict(grading.demo(root, progress=lambda m: None))
-    second = grading.grades_as_dict(grading.demo(root, progress=lambda m: None))
+    first = table.grades_as_dict(democlass.demo(root, progress=lambda m: None))
+    second = table.grades_as_dict(democlass.demo(root, progress=lambda m: None))
     assert first == second
-    assert set(first) == set(grading.DEMO_STUDENTS)
+    assert set(first) == set(democlass.DEMO_STUDENTS)
     assert alice.read_bytes() == before
     assert not (root / "autograded" / "alice").exists()
 
@@ -156,7 +156,7 @@ def _filled(root, tmp_path, answers):
     release_nb = nbformat.read(root / "release" / "part_b" / "b1_forward.ipynb", as_version=4)
     path = tmp_path / "mine" / "b1_forward.ipynb"
     path.parent.mkdir(exist_ok=True)
-    nbformat.write(grading.fill_release(release_nb, answers), str(path))
+    nbformat.write(democlass.fill_release(release_nb, answers), str(path))
     return path
 
 
@@ -171,9 +171,9 @@ def _check(root, path):
 
 def test_check_gives_full_marks_to_a_correct_notebook_without_touching_the_gradebook(small_course, tmp_path):
     root = small_course
-    grading.release(root)
+    build.release(root)
     source = nbrun.load("part_b/b1_forward.ipynb")
-    perfect = {nbrun.grade_id(c): grading._solution_source(c) for c in source.cells
+    perfect = {nbrun.grade_id(c): democlass._solution_source(c) for c in source.cells
                if nbrun.meta(c).get("solution")}
     (root / "gradebook.db").unlink()
     run = _check(root, _filled(root, tmp_path, perfect))
@@ -187,7 +187,7 @@ def test_check_explains_a_wrong_notebook_and_exits_non_zero(small_course, tmp_pa
     import answers
 
     root = small_course
-    grading.release(root)
+    build.release(root)
     wrong = next(a for a in answers.load("part_b/b1_forward.ipynb").WRONG if "ddof" in a.name)
     run = _check(root, _filled(root, tmp_path, wrong.cells))
     assert run.returncode == 1, run.stdout + run.stderr
@@ -207,7 +207,7 @@ def test_nbgrader_validate_exits_zero_even_when_tests_fail(small_course):
     """A fact of nbgrader 0.9: only the output tells a failed validation; the course never
     relies on its exit code."""
     root = small_course
-    grading.release(root)
+    build.release(root)
     run = subprocess.run([str(Path(sys.executable).parent / "nbgrader"), "validate",
                           str(root / "release" / "part_b" / "b1_forward.ipynb")],
                          capture_output=True, text=True, cwd=root, timeout=300)
@@ -234,18 +234,18 @@ def plain_nbgrader(tmp_path_factory):
     import sample_class
 
     root = copy_course(tmp_path_factory.mktemp("plain"), notebooks=sample_class.SMALL_COURSE)
-    grading.release(root)
+    build.release(root)
     subs = {s.student: s for s in sample_class.sample_class()}
     for student, name in (("dies", "fault-kernel-dies"), ("noisy", "fault-stderr")):
         folder = root / "submitted" / student / "part_b"
         folder.mkdir(parents=True)
         for filename, nb in subs[name].files.items():
             nbformat.write(nb, str(folder / filename))
-    api = grading.make_api(root, overrides=_nbgrader_defaults())
-    with grading.stderr_to(root / "grading.log"):
+    api = coursedir.make_api(root, overrides=_nbgrader_defaults())
+    with coursedir.stderr_to(root / "grading.log"):
         for student in ("dies", "noisy"):
             grading.autograde_student(api, root, "part_b", student)
-        with grading.working_directory(root):
+        with coursedir.working_directory(root):
             api.generate_feedback("part_b", "noisy", force=True)
     return root, api
 
@@ -292,6 +292,6 @@ def test_demo_prints_the_table_the_readme_shows(demo_course):
     readme = (ROOT / "README.md").read_text()
     quoted = re.search(r"```\n(student .*?)\n```", readme, re.DOTALL)
     assert quoted, "README.md quotes no grade table"
-    table = grading.format_table(grades)
-    assert [l.rstrip() for l in table.splitlines()] == [l.rstrip() for l in quoted.group(1).splitlines()], (
-        f"README.md's demo table is stale; ./run demo prints:\n{table}")
+    printed = table.format_table(grades)
+    assert [l.rstrip() for l in printed.splitlines()] == [l.rstrip() for l in quoted.group(1).splitlines()], (
+        f"README.md's demo table is stale; ./run demo prints:\n{printed}")

@@ -33,7 +33,7 @@ import pytest
 
 import browser
 import hub
-from course import grading
+from course import democlass, grading
 from hub import COURSE_ID, EXCHANGE, INSTRUCTOR, STUDENTS, as_user, home
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,7 +42,7 @@ NOTEBOOKS = ("b1_forward", "b2_backward")    # the part of the release this clas
 IN_BROWSER = "bn-perfect"
 NBGRADER = str(hub.SCRIPTS / "nbgrader")
 
-# What each student hands in (grading.demo_submission's kinds) in order; the latest counts.
+# What each student hands in (democlass.demo_submission's kinds) in order; the latest counts.
 HANDS_IN = {
     "bn-perfect": ["demo-perfect"],
     "bn-partly": ["demo-partly-wrong"],
@@ -72,7 +72,7 @@ EXPECTED_MODES = {
 
 def submission(kind, notebook):
     path = ROOT / "source" / PART / f"{notebook}.ipynb"
-    return grading.demo_submission(ROOT, kind, PART, path, crash=False)
+    return democlass.demo_submission(ROOT, kind, PART, path, crash=False)
 
 
 def nbgrader(user, *args, cwd=None):
@@ -356,7 +356,7 @@ def test_grades_match_the_expected_table(cycle):
 
 
 def test_students_see_their_feedback(cycle):
-    wrong = grading._load_answers(ROOT, PART, "b1_forward")[0]
+    wrong = democlass._load_answers(ROOT, PART, "b1_forward")[0]
     for student, expected in EXPECTED.items():
         pages = cycle["feedback"][student]
         assert sorted(pages) == sorted(NOTEBOOKS), f"{student} fetched feedback for {sorted(pages)}"

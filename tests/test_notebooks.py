@@ -15,7 +15,7 @@ import nbformat
 import pytest
 
 import nbrun
-from course import grading
+from course import build, execute
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = sorted(str(p.relative_to(ROOT / "source")) for p in (ROOT / "source").glob("part_*/*.ipynb"))
@@ -92,7 +92,7 @@ def test_cells_the_grader_skips_feed_nothing_it_runs(notebook):
         if cell.cell_type != "code":
             continue
         bound, read = _names(cell.source)
-        if grading.skipped_when_grading(cell):
+        if execute.skipped_when_grading(cell):
             skipped_names.update(dict.fromkeys(bound, index))
             continue
         problems += [f"cell {index} reads {name!r}, bound only by skipped cell {skipped_names[name]}"
@@ -123,7 +123,7 @@ def test_release_and_solution_are_up_to_date(tmp_path):
     """Regenerate into a scratch copy of the course; the committed files must be identical."""
     shutil.copytree(ROOT / "source", tmp_path / "source")
     shutil.copy(ROOT / "nbgrader_config.py", tmp_path)
-    grading.release(tmp_path)
+    build.release(tmp_path)
     stale = []
     for folder in ("release", "solution"):
         fresh = sorted(p.relative_to(tmp_path) for p in (tmp_path / folder).rglob("*.ipynb"))

@@ -13,7 +13,7 @@ import pytest
 
 import sample_class
 from class_fixture import graded_class  # noqa: F401 (a fixture)
-from course import grading, mathml, report
+from course import coursedir, mathml, report
 from course.progress import GradingProgress
 from course.testing import CheckFailed, check_array
 
@@ -29,7 +29,7 @@ def built(graded_class):  # noqa: F811
 def _gradebook(root):
     from nbgrader.api import Gradebook
 
-    api = grading.make_api(root)
+    api = coursedir.make_api(root)
     return Gradebook(api.coursedir.db_url, api.coursedir.course_id)
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course import grading, sandbox
+from course import democlass, execute, sandbox
 from test_grading import copy_course
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,7 +38,7 @@ def run_kernel(cells, tmp_path, timeout=30, **env):
     old = {name: os.environ.get(name) for name in env}
     os.environ.update(env)
     try:
-        executed, _ = grading.IsolatedExecute(timeout=timeout, sandbox=True).preprocess(
+        executed, _ = execute.IsolatedExecute(timeout=timeout, sandbox=True).preprocess(
             nb, {"metadata": {"path": str(tmp_path)}})
     finally:
         for name, value in old.items():
@@ -168,10 +168,10 @@ def test_the_demo_class_runs_without_the_sandbox(monkeypatch, tmp_path):
     """The course's own demo class needs no sandbox; a real class does (or --unsandboxed)."""
     seen = {}
     monkeypatch.setattr(sandbox, "available", lambda: "no bubblewrap on this machine")
-    monkeypatch.setattr(grading, "release", lambda root: None)
-    monkeypatch.setattr(grading, "make_demo_class", lambda root: ["demo-perfect"])
-    monkeypatch.setattr(grading, "grade_class", lambda root, **kwargs: seen.update(kwargs))
-    grading.demo(tmp_path, progress=lambda message: None)
+    monkeypatch.setattr(democlass, "release", lambda root: None)
+    monkeypatch.setattr(democlass, "make_demo_class", lambda root: ["demo-perfect"])
+    monkeypatch.setattr(democlass, "grade_class", lambda root, **kwargs: seen.update(kwargs))
+    democlass.demo(tmp_path, progress=lambda message: None)
     assert seen["unsandboxed"] is True
     with pytest.raises(sandbox.SandboxMissing, match="--unsandboxed"):
         sandbox.require()

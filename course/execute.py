@@ -1,0 +1,259 @@
+"""Run a notebook for grading: nbgrader's Execute with a kernel of its own, sandboxed."""
+import asyncio
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from queue import Empty
+
+import nbformat
+from jupyter_client.asynchronous import AsyncKernelClient
+from jupyter_client.manager import AsyncKernelManager
+from jupyter_core.utils import run_sync
+from nbgrader.preprocessors import Execute, NbGraderPreprocessor
+from nbgrader.utils import is_grade, is_solution, is_task
+from traitlets import Bool, Enum, Type
+
+from course import sandbox
+
+
+class _GradingKernelClient(AsyncKernelClient):
+    """jupyter_client's kernel client, ready as soon as the kernel has answered.
+
+    jupyter_client's wait_for_ready, once the kernel has answered kernel_info on the shell
+    channel and IOPub delivers, waits for 0.2 s of silence on IOPub: a quarter of what a
+    kernel costs a short notebook. nbclient matches every IOPub message to the request it
+    answers, so what the start leaves on IOPub is ignored anyway; it is dropped here without
+    waiting for more."""
+
+    async def wait_for_ready(self, timeout=None):
+        deadline = time.monotonic() + (float("inf") if timeout is None else timeout)
+        while True:
+            self.kernel_info()
+            try:
+                reply = await self.shell_channel.get_msg(timeout=1)
+            except Empty:
+                reply = None
+            if reply is not None and reply["msg_type"] == "kernel_info_reply":
+                try:  # IOPub is connected once it delivers anything
+                    await self.iopub_channel.get_msg(timeout=0.2)
+                except Empty:
+                    pass
+                else:
+                    self._handle_kernel_info_reply(reply)
+                    break
+            if not await self._async_is_alive():
+                raise RuntimeError("Kernel died before replying to kernel_info")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"Kernel didn't respond in {timeout:g} seconds")
+        while True:
+            try:
+                await self.iopub_channel.get_msg(timeout=0)
+            except Empty:
+                break
+
+
+class _GradingKernelManager(AsyncKernelManager):
+    """jupyter_client's kernel manager, with _GradingKernelClient, and looking every 10 ms
+    (not every 100 ms) whether a kernel it stopped is gone. With `sandbox_folder` set, the kernel
+    runs in the sandbox (course.sandbox), that folder its only writable one."""
+
+    client_factory = Type(_GradingKernelClient, klass=AsyncKernelClient, config=True)
+    sandbox_folder = None
+
+    def format_kernel_cmd(self, extra_arguments=None):
+        argv = super().format_kernel_cmd(extra_arguments)
+        if self.sandbox_folder is None:
+            return argv
+        sandbox.prepare(self.sandbox_folder)  # the connection file, written just now, included
+        return sandbox.command(argv, self.sandbox_folder)
+
+    async def _async_wait(self, pollinterval=0.01):
+        await super()._async_wait(pollinterval=min(pollinterval, 0.01))
+
+
+INTERRUPT_GRACE = 5  # seconds a cell interrupted at the timeout has to stop before its kernel is killed
+
+
+class KernelIgnoredInterrupt(RuntimeError):
+    """A cell went on running after the interrupt sent at its timeout."""
+
+
+class IsolatedExecute(Execute):
+    """nbgrader's Execute, with the kernel started in an empty folder of its own.
+
+    nbgrader starts the kernel in the autograded folder: next to the notebook with its hidden
+    tests put back, and next to any file the student handed in (a `numpy.py` or `course/` there
+    would shadow the real ones). Here the kernel sees neither; the course's notebooks take what
+    they need from the installed `course` package, never from their folder. The kernel also
+    listens on Unix sockets instead of TCP ports, and has an IPython folder of its own
+    (IPYTHONDIR, next to its empty folder): it runs no startup file and reads no configuration
+    of the grader's IPython profile, and a startup file that a student's code writes into the
+    grader's profile is never run when grading the next notebook.
+
+    Once every cell has run, the kernel is killed (shutdown_kernel = "immediate") instead of
+    asked to shut down: each cell's outputs are all in by the time its execution is complete,
+    and ipykernel 7 asked to shut down sometimes hangs (its control thread flushing stdout
+    through the IOPub thread that its main thread has already stopped) until jupyter_client
+    sends SIGTERM 2.5 s later. Killing signals the kernel's process group, so processes that
+    the student's code started go too.
+    """
+
+    shutdown_kernel = Enum(
+        ["graceful", "immediate"], default_value="immediate",
+        help="How the kernel is stopped once every cell has run (see the class docstring).",
+    ).tag(config=True)
+
+    sandbox = Bool(
+        False, help="Run the kernel in the sandbox (course.sandbox): no course folder, no network, "
+                    "no other process, limits. `course grade` turns it on.",
+    ).tag(config=True)
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("kernel_manager_class", _GradingKernelManager)
+        super().__init__(*args, **kwargs)
+        self._scratch = None
+
+    def create_kernel_manager(self):
+        """Kernels talk over Unix sockets, not TCP ports: two kernels started at once by
+        parallel grading processes cannot race for the same port. The sockets and the
+        connection file are in the notebook's scratch folder. A sandboxed kernel is interrupted
+        by a message (ipykernel then signals itself): a signal from outside would reach the
+        sandbox's own processes first."""
+        km = super().create_kernel_manager()
+        km.transport = "ipc"
+        km.ip = os.path.join(self._scratch, "ipc", "kernel")
+        km.connection_file = os.path.join(self._scratch, "kernel.json")
+        if self.sandbox:
+            km.sandbox_folder = self._scratch
+            km.kernel_spec.interrupt_mode = "message"
+        return km
+
+    async def async_start_new_kernel(self, **kwargs):
+        """Start the kernel with its home, IPython and Matplotlib folders in the scratch folder,
+        and (in the sandbox) only the environment variables a kernel needs."""
+        env = dict(kwargs.get("env") or os.environ)
+        if self.sandbox:
+            env = {name: value for name, value in env.items() if name.startswith(KERNEL_ENV)}
+        env.update({name: os.path.join(self._scratch, folder) for name, folder in SCRATCH_FOLDERS.items()})
+        kwargs["env"] = env
+        await super().async_start_new_kernel(**kwargs)
+
+    start_new_kernel = run_sync(async_start_new_kernel)
+
+    async def _async_poll_output_msg(self, parent_msg_id, cell, cell_index):
+        """nbclient's collection of a cell's outputs, which ends when the kernel goes idle after
+        the cell; self._cell_done says so to _async_handle_timeout."""
+        self._cell_done = asyncio.Event()
+        try:
+            await super()._async_poll_output_msg(parent_msg_id, cell, cell_index)
+        finally:
+            self._cell_done.set()
+
+    async def _async_handle_timeout(self, timeout, cell=None):
+        """Interrupt a cell that ran past the timeout (nbgrader's way), and stop the kernel when
+        the cell ignores the interrupt (it catches KeyboardInterrupt, or ignores SIGINT).
+
+        nbgrader sends the next cell to a kernel that is still busy, and each later cell waits
+        out its own timeout: minutes for a notebook, per attempt. Here a cell that is still
+        running INTERRUPT_GRACE seconds after the interrupt ends the notebook (KernelIgnoredInterrupt:
+        the kernel is killed, the notebook scores 0 and says why)."""
+        reply = await super()._async_handle_timeout(timeout, cell)
+        done = getattr(self, "_cell_done", None)
+        if done is not None:
+            try:
+                await asyncio.wait_for(done.wait(), INTERRUPT_GRACE)
+            except asyncio.TimeoutError:
+                raise KernelIgnoredInterrupt(
+                    f"a cell ran past the {timeout:g} s timeout and went on after being interrupted") from None
+        return reply
+
+    def preprocess(self, nb, resources=None, km=None):
+        resources = resources if resources is not None else {}
+        metadata = resources.setdefault("metadata", {})
+        path = metadata.get("path")
+        with tempfile.TemporaryDirectory(prefix="course-kernel-") as scratch:
+            for folder in ("work", "ipc", *SCRATCH_FOLDERS.values()):
+                os.makedirs(os.path.join(scratch, folder), exist_ok=True)
+            _copy_font_cache(os.path.join(scratch, SCRATCH_FOLDERS["MPLCONFIGDIR"]))
+            metadata["path"] = os.path.join(scratch, "work")
+            self._scratch = scratch
+            try:
+                return super().preprocess(nb, resources, km)
+            finally:
+                metadata["path"] = path
+                self._scratch = None
+
+
+# the kernel's own folders, in its scratch folder (environment variable -> folder)
+SCRATCH_FOLDERS = {"HOME": "home", "IPYTHONDIR": "ipython", "MPLCONFIGDIR": "matplotlib"}
+# what a sandboxed kernel keeps of the grader's environment (names starting so)
+KERNEL_ENV = ("PATH", "LANG", "LC_", "TZ", "NBGRADER_", "JPY_", "OPENBLAS_", "OMP_", "MKL_",
+              "MPLBACKEND", "PYDEVD_", "PYTHONHASHSEED", "JUPYTER_PLATFORM_DIRS")
+
+
+def _copy_font_cache(folder):
+    """Matplotlib's font list, copied from the grader's cache: without it each kernel would
+    rebuild it (seconds, and a message on stderr)."""
+    try:
+        import matplotlib
+
+        cache = Path(matplotlib.get_cachedir())
+    except Exception:  # noqa: BLE001 (no cache: the kernel builds its own)
+        return
+    if not any(cache.glob("fontlist-*.json")):
+        import matplotlib.font_manager  # noqa: F401 (builds the font list into the cache)
+    for path in cache.glob("fontlist-*.json"):
+        shutil.copy(path, folder)
+
+
+SKIP_TAG = "skip-when-grading"  # a cell that only draws or explores: the grader need not run it
+NBCLIENT_SKIP_TAG = "skip-execution"  # nbclient skips cells with this tag, whoever set it
+SKIPPED_NOTE = "Not run while grading: this cell only draws a figure or runs an experiment for you to look at.\n"
+
+
+def skipped_when_grading(cell):
+    """True for a cell the grader does not run: a code cell tagged SKIP_TAG that is neither a
+    test, an answer nor a task (a tag on those is ignored)."""
+    return (cell.cell_type == "code" and SKIP_TAG in cell.metadata.get("tags", [])
+            and not (is_grade(cell) or is_solution(cell) or is_task(cell)))
+
+
+class SkipWhenGrading(NbGraderPreprocessor):
+    """Decide which cells the grader's kernel skips; run before the execute preprocessor.
+
+    nbclient skips every cell tagged "skip-execution", and the tags of a handed-in notebook are
+    the student's: a test cell so tagged would never run and so never fail (plain nbgrader
+    scores it full marks). Here that tag is removed from every cell, and given back only to the
+    cells skipped_when_grading accepts: the course's figure and experiment cells, which no
+    graded cell depends on (tests/test_notebooks.py checks that). A skipped cell gets a note
+    as its output, so the feedback says why it is empty.
+    """
+
+    enabled = True
+
+    def preprocess_cell(self, cell, resources, index):
+        tags = cell.metadata.get("tags")
+        if tags is not None:
+            cell.metadata["tags"] = [tag for tag in tags if tag != NBCLIENT_SKIP_TAG]
+        if skipped_when_grading(cell):
+            cell.metadata["tags"].append(NBCLIENT_SKIP_TAG)
+            cell["outputs"] = [nbformat.v4.new_output("stream", name="stdout", text=SKIPPED_NOTE)]
+        return cell, resources
+
+
+class StderrAsOutput(NbGraderPreprocessor):
+    """Keep what a graded cell wrote to stderr as ordinary output instead of failing the cell.
+
+    nbgrader scores a test cell with any stderr output zero. The course's tests never write to
+    stderr, so such output comes from the student's own code (a debugging print to stderr, a
+    library warning) and must not cost the points of a test that passes.
+    """
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade"):
+            for output in cell.get("outputs", []):
+                if output.get("output_type") == "stream" and output.get("name") == "stderr":
+                    output["name"] = "stdout"
+        return cell, resources

@@ -1,0 +1,158 @@
+"""Record grades: the scratch gradebooks of the workers, the class gradebook, its export."""
+from dataclasses import dataclass, field
+
+import nbformat
+
+from course.coursedir import assignments, source_notebooks
+
+
+@dataclass
+class NotebookGrade:
+    """One student's grade for one notebook."""
+    assignment: str
+    notebook: str
+    score: float | None = None      # None: not submitted
+    max_score: float = 0.0
+    needs_manual: bool = False
+    code_score: float | None = None  # the autograded part
+    max_code_score: float = 0.0
+    messages: list = field(default_factory=list)  # "grade_id: what failed"
+    problem: str = ""               # why the notebook was not graded (it then scores 0)
+    flags: list = field(default_factory=list)     # what in the student's code needs a look
+    seconds: float = 0.0            # autograde run time
+    crosschecked: bool = False      # also graded with the definitions of the student's cells only
+    late_penalty: float = 0.0       # points taken off for a late submission (nbgrader_config.py)
+
+    @property
+    def name(self):
+        return f"{self.assignment}/{self.notebook}"
+
+
+def scratch_grades(gb, notebook, assignment, student):
+    sub = gb.find_submission_notebook(notebook, assignment, student)
+    grades = {g.name: (g.auto_score, bool(g.needs_manual_grade)) for g in sub.grades}
+    comments = {c.name: c.auto_comment for c in sub.comments}
+    return grades, comments
+
+
+def task_ids(nb):
+    """grade_ids of the manually graded task cells of a source notebook."""
+    return [c.metadata["nbgrader"]["grade_id"] for c in nb.cells
+            if c.metadata.get("nbgrader", {}).get("task")]
+
+
+def set_scratch_grades(gb, notebook, assignment, student, grades):
+    sub = gb.find_submission_notebook(notebook, assignment, student)
+    for grade in sub.grades:
+        if grade.name in grades:
+            grade.auto_score = grades[grade.name][0]
+    gb.db.commit()
+
+
+def merge_outcome(gb, outcome):
+    """Write one student's grades from their scratch course into the class gradebook. Manual
+    grades already given are kept (nbgrader's rule: a manual score overrides the automatic one)."""
+    from nbgrader.api import MissingEntry
+
+    gb.update_or_create_student(outcome.student)
+    for assignment in dict.fromkeys(row.assignment for row in outcome.notebooks):
+        stamp = outcome.timestamps.get(assignment)
+        try:
+            gb.update_or_create_submission(assignment, outcome.student, **({"timestamp": stamp} if stamp else {}))
+        except Exception:  # noqa: BLE001 (an unreadable timestamp.txt: grade without it)
+            gb.db.rollback()
+            gb.update_or_create_submission(assignment, outcome.student)
+        for row in (r for r in outcome.notebooks if r.assignment == assignment):
+            try:
+                sub = gb.find_submission_notebook(row.notebook, assignment, outcome.student)
+            except MissingEntry:
+                continue
+            for grade in sub.grades:
+                if row.problem:
+                    grade.auto_score, grade.needs_manual_grade = 0.0, False
+                else:
+                    grade.auto_score, grade.needs_manual_grade = row.grades.get(grade.name, (0.0, False))
+            for comment in sub.comments:
+                comment.auto_comment = None if row.problem else row.comments.get(comment.name)
+            sub.late_submission_penalty = None if row.problem else row.late_penalty
+        gb.db.commit()
+
+
+def _notebook_maxima(root):
+    """{(assignment, notebook): max points} from the source notebooks."""
+    maxima = {}
+    for assignment in assignments(root):
+        for path in source_notebooks(root, assignment):
+            nb = nbformat.read(path, as_version=4)
+            maxima[(assignment, path.stem)] = sum(
+                float(c.metadata.get("nbgrader", {}).get("points", 0))
+                for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")
+                or c.metadata.get("nbgrader", {}).get("task"))
+    return maxima
+
+
+def failure_messages(path):
+    """The messages of the failing grade cells of an autograded notebook, as "grade_id: message"."""
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except Exception:  # noqa: BLE001 (a missing or broken file simply has no messages)
+        return []
+    messages = []
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type != "code" or not (meta.get("grade") or meta.get("solution")):
+            continue
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                where = meta.get("grade_id") + ("" if meta.get("grade") else " (your code)")
+                messages.append(f"{where}: {output.get('ename')}: {output.get('evalue')}")
+            elif output.get("output_type") == "stream" and output.get("name") == "stderr":
+                first = output.get("text", "").strip().splitlines()[:1]
+                messages.append(f"{meta.get('grade_id')}: wrote to stderr (scores zero): {first}")
+    return messages
+
+
+def read_grades(api, root, students, maxima=None, outcomes=None):
+    """{student: [NotebookGrade]} from the gradebook and the autograded notebooks, with the
+    problems, flags and run times of this run's outcomes."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    maxima = maxima or _notebook_maxima(root)
+    outcomes = outcomes or {}
+    grades = {}
+    with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
+        for student in students:
+            ran = {(r.assignment, r.notebook): r for r in getattr(outcomes.get(student), "notebooks", [])}
+            rows = []
+            for (assignment, notebook), max_score in maxima.items():
+                row = NotebookGrade(assignment, notebook, max_score=max_score)
+                try:
+                    sub = gb.find_submission_notebook(notebook, assignment, student)
+                    row.score, row.max_score = sub.score, sub.max_score
+                    row.code_score, row.max_code_score = sub.code_score, sub.max_code_score
+                    row.needs_manual = bool(sub.needs_manual_grade)
+                    row.late_penalty = sub.late_submission_penalty or 0.0
+                except MissingEntry:
+                    row.problem = "not submitted"
+                if (assignment, notebook) in ran:
+                    outcome = ran[(assignment, notebook)]
+                    row.problem, row.flags, row.seconds = outcome.problem, outcome.flags, outcome.seconds
+                    row.crosschecked = outcome.crosschecked
+                autograded = root / "autograded" / student / assignment / f"{notebook}.ipynb"
+                row.messages = failure_messages(autograded)
+                rows.append(row)
+            grades[student] = rows
+    return grades
+
+
+def export_csv(api, path):
+    """nbgrader's CSV export of the whole gradebook to `path`."""
+    from nbgrader.api import Gradebook
+    from nbgrader.plugins import CsvExportPlugin
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    plugin = CsvExportPlugin(parent=api)
+    plugin.to = str(path)
+    with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
+        plugin.export(gb)
+    return path

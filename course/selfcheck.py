@@ -1,0 +1,75 @@
+"""`course check`: grade one filled-in notebook privately, as the class is graded."""
+import shutil
+import tempfile
+from pathlib import Path
+
+import nbformat
+
+from course import sandbox
+from course.coursedir import (
+    ASSIGNMENTS, course_root, make_api, require_success, source_notebooks, working_directory)
+from course.grading import autograde_student
+from course.record import NotebookGrade, failure_messages
+from course.repair import read_submission, repair
+
+
+def find_source(root, notebook_path):
+    """(assignment, source path) of the course notebook that `notebook_path` is a copy of."""
+    name = Path(notebook_path).name
+    for assignment in ASSIGNMENTS:
+        candidate = Path(root) / "source" / assignment / name
+        if candidate.exists():
+            return assignment, candidate
+    known = ", ".join(p.name for a in ASSIGNMENTS for p in source_notebooks(root, a))
+    raise FileNotFoundError(f"{name} is not a notebook of this course (known: {known})")
+
+
+def check_notebook(notebook_path, root=None, unsandboxed=False):
+    """Grade one filled-in notebook against the hidden tests, in a scratch course that shares
+    nothing with the course's gradebook, its kernel in the sandbox as in grade_class (and the
+    same `unsandboxed`). Returns (NotebookGrade, [(grade_id, score, max, message)])."""
+    from nbgrader.api import Gradebook
+
+    sandboxed = sandbox.require(unsandboxed)
+    root = Path(root or course_root())
+    notebook_path = Path(notebook_path).resolve()
+    assignment, source = find_source(root, notebook_path)
+    handed_in, problem = read_submission(notebook_path)
+    if handed_in is None:
+        raise ValueError(f"{notebook_path.name}: {problem}")
+    with tempfile.TemporaryDirectory(prefix="course-check-") as scratch:
+        scratch = Path(scratch)
+        (scratch / "source" / assignment).mkdir(parents=True)
+        shutil.copy(source, scratch / "source" / assignment / source.name)
+        target = scratch / "submitted" / "self" / assignment
+        target.mkdir(parents=True)
+        api = make_api(root, root=str(scratch), db_url=f"sqlite:///{scratch / 'gradebook.db'}",
+                       overrides={"IsolatedExecute.sandbox": sandboxed})
+        with working_directory(scratch):
+            require_success(api.generate_assignment(assignment, force=True), "generate_assignment")
+        # the notebook as the class is graded: rebuilt around the instructor's cells (course.repair)
+        repaired, _ = repair(handed_in, nbformat.read(scratch / "release" / assignment / source.name, as_version=4),
+                             nbformat.read(source, as_version=4))
+        nbformat.write(repaired, str(target / source.name))
+        autograde_student(api, scratch, assignment, "self")
+        autograded = scratch / "autograded" / "self" / assignment / source.name
+        row = NotebookGrade(assignment, source.stem, messages=failure_messages(autograded))
+        messages = dict(m.split(": ", 1) for m in row.messages)
+        tests = []
+        with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
+            try:
+                sub = gb.find_submission_notebook(source.stem, assignment, "self")
+            except Exception:  # noqa: BLE001
+                row.problem = "could not be graded (see the message above)"
+                return row, tests
+            row.score, row.max_score = sub.score, sub.max_score
+            row.code_score, row.max_code_score = sub.code_score, sub.max_code_score
+            row.needs_manual = bool(sub.needs_manual_grade)
+            order = {c.metadata.get("nbgrader", {}).get("grade_id"): i
+                     for i, c in enumerate(nbformat.read(source, as_version=4).cells)}
+            for grade in sorted(sub.grades, key=lambda g: order.get(g.name, 0)):
+                if grade.cell_type == "code" and grade.auto_score is not None:
+                    tests.append((grade.name, grade.score, grade.max_score, messages.get(grade.name, "")))
+                elif grade.score is None:
+                    tests.append((grade.name, None, grade.max_score, "graded by hand"))
+        return row, tests
