@@ -107,17 +107,7 @@ class Lab:
         with open(self.log, "w") as log:
             self.process = subprocess.Popen(command, cwd=self.root, env=self.env(), stdout=log,
                                             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"JupyterLab exited with {self.process.returncode}:\n{self.log_text()}")
-            try:
-                self.api("api/status")
-                return self
-            except (urllib.error.URLError, ConnectionError, OSError):
-                time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"JupyterLab did not answer within {TIMEOUT} s:\n{self.log_text()}")
+        return wait_until_up(self, "JupyterLab", lambda: self.api("api/status"))
 
     def stop(self):
         """Stop the server by its own pid: SIGTERM (it shuts its kernels down), then SIGKILL."""
@@ -158,6 +148,23 @@ class Lab:
                 return kernels
             time.sleep(0.1)
         raise TimeoutError(f"kernels not idle after {timeout} s: {self.kernels()}")
+
+
+def wait_until_up(server, name, probe, timeout=TIMEOUT, interval=0.2):
+    """Wait until `probe()` (a request to the server) answers, and return `server` (an object with
+    .process, .log_text() and .stop()); RuntimeError with the server's log when its process exits
+    first, or when it has not answered within `timeout` seconds (then it is stopped)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"{name} exited with {server.process.returncode}:\n{server.log_text()}")
+        try:
+            probe()
+            return server
+        except (urllib.error.URLError, ConnectionError, OSError):
+            time.sleep(interval)
+    server.stop()
+    raise RuntimeError(f"{name} did not answer within {timeout} s:\n{server.log_text()}")
 
 
 def launch(playwright):

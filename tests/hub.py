@@ -15,17 +15,17 @@ import pwd
 import secrets
 import shutil
 import signal
-import socket
 import stat
 import subprocess
 import sys
 import textwrap
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
+
+from browser import free_port, wait_until_up
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs" / "jupyterhub"             # the deployment's configuration, as documented
@@ -37,12 +37,6 @@ COURSE_ID = "batchnorm-tutorial10"
 INSTRUCTOR = "bn-instructor"                     # also the grader account of the formgrader service
 STUDENTS = ("bn-perfect", "bn-partly", "bn-twice", "bn-late")   # tools/install_hub.sh creates them
 TIMEOUT = 90  # seconds for one command or one server start
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def proxy_command():
@@ -229,17 +223,7 @@ class Hub:
             self.process = subprocess.Popen(
                 [str(SCRIPTS / "jupyterhub"), "-f", str(config)], cwd=self.workdir, env=env,
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
-        deadline = time.monotonic() + TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"JupyterHub exited with {self.process.returncode}:\n{self.log_text()}")
-            try:
-                self.api("")
-                return self
-            except (urllib.error.URLError, ConnectionError, OSError):
-                time.sleep(0.3)
-        self.stop()
-        raise RuntimeError(f"JupyterHub did not answer within {TIMEOUT} s:\n{self.log_text()}")
+        return wait_until_up(self, "JupyterHub", lambda: self.api(""), timeout=TIMEOUT, interval=0.3)
 
     def stop(self):
         """SIGTERM to the hub (it stops the proxy, the services and the users' servers), then
