@@ -43,7 +43,7 @@ from nbgrader.preprocessors import (  # noqa: E402
     ClearHiddenTests, ClearMarkScheme, ClearOutput, GetGrades, IncludeHeaderFooter, LockCells)
 
 from course.build import StripHiddenTraces  # noqa: E402
-from course.execute import IsolatedExecute, SkipWhenGrading, StderrAsOutput  # noqa: E402
+from course.execute import IsolatedExecute, ResultsAsDisplay, SkipWhenGrading, StderrAsOutput  # noqa: E402
 
 c.GenerateFeedback.preprocessors = [
     GetGrades, ClearHiddenTests, ClearMarkScheme, StripHiddenTraces, CSSHTMLHeaderPreprocessor]
@@ -54,15 +54,17 @@ from course.mathml import OfflineHTMLExporter  # noqa: E402
 c.GenerateFeedback.exporter_class = OfflineHTMLExporter
 
 # Autograding: nbgrader's steps, except that the kernel starts in an empty folder (not next to
-# the notebook with its hidden tests, nor next to files the student handed in), and that what a
-# student's code prints to stderr is kept as output instead of zeroing the test that called it.
+# the notebook with its hidden tests, nor next to files the student handed in; in the sandbox when
+# `course grade` runs it), that what a student's code prints to stderr is kept as output instead
+# of zeroing the test that called it, and that a result the student's code puts into a test cell
+# (through the displayhook) is shown, not read as partial credit.
 from nbconvert.preprocessors import ClearMetadataPreprocessor  # noqa: E402
 from nbgrader.preprocessors import (  # noqa: E402
     AssignLatePenalties, CheckCellMetadata, IgnorePattern, LimitOutput, SaveAutoGrades)
 
 c.Autograde.autograde_preprocessors = [
-    SkipWhenGrading, IsolatedExecute, IgnorePattern, StderrAsOutput, ClearMetadataPreprocessor, LimitOutput,
-    SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
+    SkipWhenGrading, IsolatedExecute, IgnorePattern, StderrAsOutput, ResultsAsDisplay, ClearMetadataPreprocessor,
+    LimitOutput, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
 
 # Late submissions. An assignment's due date lives in the gradebook (`nbgrader db assignment add
 # part_b --duedate "2026-12-04 23:59:00 UTC"`, or formgrader's Manage Assignments page); the time of

@@ -257,3 +257,22 @@ class StderrAsOutput(NbGraderPreprocessor):
                 if output.get("output_type") == "stream" and output.get("name") == "stderr":
                     output["name"] = "stdout"
         return cell, resources
+
+
+class ResultsAsDisplay(NbGraderPreprocessor):
+    """Show a test cell's `execute_result` outputs as plain displays, which nbgrader does not score.
+
+    nbgrader reads the first `execute_result` of a test cell as partial credit, before it looks
+    at the error that follows: a student's function that calls the displayhook (`sys.displayhook(1.0)`)
+    would turn a failing test into half marks. The course's test cells never end with an expression
+    (tests/test_notebooks.py checks), so every such result in one comes from the student's code.
+    """
+
+    def preprocess_cell(self, cell, resources, index):
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution"):
+            for output in cell.get("outputs", []):
+                if output.get("output_type") == "execute_result":
+                    output["output_type"] = "display_data"
+                    output.pop("execution_count", None)
+        return cell, resources

@@ -184,6 +184,11 @@ def scan_cell(code, rules):
                               for t in f.targets if isinstance(t, ast.Name) and t.id in SCAN_METHODS)
             if methods:
                 flag(node, f"class {node.name} defines {', '.join(methods)}")
+        elif isinstance(node, (ast.Global, ast.Nonlocal)) and set(node.names) & rules.protected:
+            rebound = ", ".join(sorted(set(node.names) & rules.protected))
+            flag(node, f"declares {rebound} global (to rebind from a function what the notebook's tests use)")
+        elif isinstance(node, ast.Name) and node.id == "__builtins__":
+            flag(node, "uses __builtins__")
         elif isinstance(node, ast.Name) and node.id in rules.hidden and node.id not in local:
             flag(node, f"uses {node.id}, a name of the hidden tests")
         elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in rules.hidden:

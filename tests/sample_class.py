@@ -96,7 +96,7 @@ def _with_prefix(source, stem, code, prefix="", suffix=""):
 # --------------------------------------------------------------------------- the class
 
 def sample_class():
-    """[Submission]: the whole sample class (33 students, 37 with the sandbox), built from the
+    """[Submission]: the whole sample class (34 students, 38 with the sandbox), built from the
     current source/."""
     src = _sources()
     b1, b2 = src["b1_forward"], src["b2_backward"]
@@ -279,6 +279,14 @@ def sample_class():
     disk = handed_in(b1, {CELL["b1_forward"]: DISK_B1})
     add("cheat-read-disk", "cheat", "reads the hidden tests from the notebook file and the gradebook on disk",
         {"b1_forward": disk, "b2_backward": perfect["b2_backward"]}, honest_stub)
+
+    w2 = _wrong("b1_forward", 2).cells[CELL["b1_forward"]]
+    displayed = handed_in(b1, {CELL["b1_forward"]: "import sys\n\n" + w2.replace(
+        "def batchnorm_forward(x, gamma, beta, eps=1e-5):\n",
+        "def batchnorm_forward(x, gamma, beta, eps=1e-5):\n    sys.displayhook(1.0)  # a result in the test cell\n", 1)})
+    add("cheat-displayhook", "cheat", f"B1 ({_wrong('b1_forward', 2).name}) calls the displayhook from its function: "
+        "nbgrader reads the result as partial credit", {"b1_forward": displayed, "b2_backward": perfect["b2_backward"]},
+        {"b1_forward": Expect(like=handed_in(b1, {CELL["b1_forward"]: w2}), flagged=True)})
 
     # ---- reaching out of the kernel: in the sandbox there is nothing to reach
     if SANDBOXED:

@@ -136,3 +136,27 @@ def test_checks_refuse_agreeable_objects():
         testing.check_array("out", Anything(), np.ones(3))
     with pytest.raises(testing.CheckFailed, match="number"):
         testing.check_scalar("loss", Anything(), 1.0)
+
+
+def test_a_result_the_students_code_puts_into_a_test_cell_is_not_partial_credit(tmp_path):
+    """nbgrader reads a test cell's first `execute_result` as partial credit before it looks at the
+    error after it: a student's function that calls the displayhook turns a failing test into half
+    marks. ResultsAsDisplay (after the kernel has run) shows such a result as a plain display."""
+    import nbformat
+    from nbgrader.utils import determine_grade
+
+    from course.execute import IsolatedExecute, ResultsAsDisplay
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("import sys\n\ndef answer():\n    sys.displayhook(1.0)\n    return 0"),
+        nbformat.v4.new_code_cell("assert answer() == 42, 'answer() should be 42'", metadata={"nbgrader": {
+            "grade": True, "solution": False, "locked": True, "grade_id": "test", "points": 2.0,
+            "schema_version": 3}}),
+    ]
+    executed, _ = IsolatedExecute(timeout=60).preprocess(nb, {"metadata": {"path": str(tmp_path)}})
+    test = executed.cells[1]
+    assert determine_grade(test) == (1.0, 2.0), "nbgrader alone: half marks for a failing test"
+    ResultsAsDisplay().preprocess_cell(test, {}, 1)
+    assert determine_grade(test) == (0, 2.0)
+    assert [o["output_type"] for o in test.outputs] == ["display_data", "error"]
