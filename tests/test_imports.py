@@ -90,3 +90,28 @@ def test_no_course_module_imports_scikit_learn():
         text = path.read_text()
         assert not re.search(r"^\s*(import|from)\s+(sklearn|scipy)\b", text, re.MULTILINE), (
             f"course/{path.name} imports scikit-learn or SciPy, which the course does not depend on")
+
+
+# What students' kernels may import (course/__init__.py lists the grader's modules after these).
+KERNEL_MODULES = {"course.testing", "course.symbolic", "course.gradcheck", "course.data", "course.mlp",
+                  "course.experiments", "course.palette", "course.viz"}
+
+
+def test_notebooks_import_only_what_students_kernels_may_see():
+    """The grader's modules (grading, its stages, the demo class, ...) are never imported by a notebook,
+    and none of the kernel's modules imports them."""
+    import nbformat
+
+    found = set()
+    for path in sorted((ROOT / "source").glob("part_*/*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type == "code":
+                found |= {f"course.{m}" for m in re.findall(r"\bcourse\.(\w+)", cell.source)}
+                found |= {f"course.{m.strip().split(' as ')[0]}" for line in re.findall(
+                    r"^\s*from course import ([\w, ]+)", cell.source, re.M) for m in line.split(",")}
+    assert found <= KERNEL_MODULES, f"notebooks import the grader's {sorted(found - KERNEL_MODULES)}"
+    for module in KERNEL_MODULES:
+        text = (ROOT / "course" / f"{module.split('.')[1]}.py").read_text()
+        imported = {f"course.{m}" for m in re.findall(r"^\s*(?:from course(?:\.| import )|import course\.)(\w+)",
+                                                       text, re.M)}
+        assert imported <= KERNEL_MODULES, f"{module} imports the grader's {sorted(imported - KERNEL_MODULES)}"
