@@ -57,8 +57,6 @@ def nbgrader(root, *args):
 def plain_nbgrader(root, students):
     """Seconds plain nbgrader takes to autograde every submission, write the feedback and export
     the grades; and whether every student got every autograded point."""
-    import csv
-
     assignments = coursedir.assignments(root)
     for assignment in assignments:
         nbgrader(root, "generate_assignment", assignment, "--force")
@@ -69,10 +67,10 @@ def plain_nbgrader(root, students):
         nbgrader(root, "generate_feedback", assignment, "--force")
     nbgrader(root, "export", "--to", str(root / "plain-grades.csv"))
     seconds = time.perf_counter() - started
-    with open(root / "plain-grades.csv", newline="") as handle:
-        rows = [r for r in csv.DictReader(handle) if r["student_id"].startswith("student-")]
+    rows = [r for r in coursedir.read_csv(root / "plain-grades.csv") if r["student_id"].startswith("student-")]
+    manual = {assignment: _manual_points(root, assignment) for assignment in assignments}
     full = len(rows) == students * len(assignments) and all(
-        float(r["raw_score"] or 0) >= float(r["max_score"] or 0) - _manual_points(root, r["assignment"]) for r in rows)
+        float(r["raw_score"] or 0) >= float(r["max_score"] or 0) - manual[r["assignment"]] for r in rows)
     return seconds, full
 
 

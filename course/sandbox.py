@@ -75,9 +75,9 @@ def _bound(path, bound):
     return any(path == b or b in path.parents for b in bound)
 
 
-def command(argv, scratch, uid=None, extra_readable=()):
+def command(argv, scratch):
     """`argv` (the kernel's command line) run in the sandbox, with `scratch` its only writable
-    folder (it must exist, and belong to `uid` when the grader is root)."""
+    folder (it must exist, and belong to sandbox_uid() when the grader is root: prepare())."""
     scratch = Path(scratch).resolve()
     args = ["bwrap", "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
             "--unshare-cgroup-try", "--die-with-parent"]
@@ -101,7 +101,7 @@ def command(argv, scratch, uid=None, extra_readable=()):
             args += ["--ro-bind", str(path), str(path)]
     args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
     made = {Path("/tmp")}
-    for path in [*readable_paths(), *map(Path, extra_readable), scratch]:
+    for path in [*readable_paths(), scratch]:
         if _bound(path, bound):
             continue
         for parent in reversed(path.parents):
@@ -115,7 +115,7 @@ def command(argv, scratch, uid=None, extra_readable=()):
     # grader instead), and it prints nothing to the grader's terminal
     args += ["--setenv", "JPY_PARENT_PID", "1", "--chdir", str(scratch), "--"]
     if _root():
-        uid = sandbox_uid() if uid is None else uid
+        uid = sandbox_uid()
         args += ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all",
                  "--bounding-set=-all", "--"]
         nproc = NPROC
@@ -139,10 +139,10 @@ def _my_tasks():
     return count
 
 
-def prepare(scratch, uid=None):
+def prepare(scratch):
     """Give the sandboxed kernel its scratch folder (owned by its user id when the grader is root)."""
     if _root():
-        uid = sandbox_uid() if uid is None else uid
+        uid = sandbox_uid()
         for folder, dirs, files in os.walk(scratch):
             os.chown(folder, uid, uid)
             for name in files:

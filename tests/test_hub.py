@@ -395,18 +395,12 @@ def test_screenshot_of_the_assignments_tab(cycle):
 
 def _hub_config(**env):
     """docs/jupyterhub/jupyterhub_config.py as JupyterHub loads it, with these environment variables."""
+    from unittest import mock
+
     from traitlets.config.loader import PyFileConfigLoader
 
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
+    with mock.patch.dict(os.environ, env):
         return PyFileConfigLoader(hub.HUB_CONFIG.name, path=str(hub.DOCS)).load_config()
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def test_helm_values_match_the_tested_configuration():

@@ -31,21 +31,12 @@ def require_sandbox():
         pytest.skip(why)
 
 
-def run_kernel(cells, tmp_path, timeout=30, **env):
+def run_kernel(cells, tmp_path, timeout=30):
     """The stdout of each cell, run by the grader's kernel in the sandbox."""
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(code) for code in cells]
-    old = {name: os.environ.get(name) for name in env}
-    os.environ.update(env)
-    try:
-        executed, _ = execute.IsolatedExecute(timeout=timeout, sandbox=True).preprocess(
-            nb, {"metadata": {"path": str(tmp_path)}})
-    finally:
-        for name, value in old.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+    executed, _ = execute.IsolatedExecute(timeout=timeout, sandbox=True).preprocess(
+        nb, {"metadata": {"path": str(tmp_path)}})
     return ["".join(o.get("text", "") for o in cell.outputs if o.get("name") == "stdout") +
             "".join(f"{o['ename']}: {o['evalue']}" for o in cell.outputs if o["output_type"] == "error")
             for cell in executed.cells]
@@ -80,8 +71,9 @@ print(json.dumps(seen))
 '''
 
 
-def test_a_sandboxed_kernel_sees_no_course_no_network_and_no_other_process(tmp_path):
+def test_a_sandboxed_kernel_sees_no_course_no_network_and_no_other_process(tmp_path, monkeypatch):
     require_sandbox()
+    monkeypatch.setenv("COURSE_TEST_SECRET", "s3cret")
     secret = tmp_path / "grader-only.txt"
     secret.write_text("the grader's")
     listener = socket.socket()
@@ -91,7 +83,7 @@ def test_a_sandboxed_kernel_sees_no_course_no_network_and_no_other_process(tmp_p
     paths += [str(secret), str(Path.home() / ".bashrc"), "/etc/shadow", "/srv", "/var/lib"]
     code = PROBE.format(paths=[p for p in paths if os.path.exists(p)], write=str(tmp_path / "pwned.txt"),
                         port=listener.getsockname()[1], grader=os.getpid())
-    out, = run_kernel([code], tmp_path, COURSE_TEST_SECRET="s3cret")
+    out, = run_kernel([code], tmp_path)
     listener.close()
     seen = json.loads(out)
     assert seen["visible"] == [], f"the kernel can see {seen['visible']}"
