@@ -1,5 +1,7 @@
 """Run a notebook for grading: nbgrader's Execute with a kernel of its own, sandboxed."""
 import asyncio
+import copy
+import json
 import os
 import shutil
 import tempfile
@@ -16,6 +18,8 @@ from nbgrader.utils import is_grade, is_solution, is_task
 from traitlets import Bool, Enum, Type
 
 from course import sandbox
+from course.agent import PROMPT
+from course.judge import Judge, KernelDied, NoReply, hidden_removed, in_kernel
 
 
 class _GradingKernelClient(AsyncKernelClient):
@@ -110,10 +114,17 @@ class IsolatedExecute(Execute):
                     "no other process, limits. `course grade` turns it on.",
     ).tag(config=True)
 
+    judge = Bool(
+        True, help="Judge the test cells in the grader (course.judge), the kernel only answering with values; "
+                   "False runs them in the kernel, as plain nbgrader does.",
+    ).tag(config=True)
+
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("kernel_manager_class", _GradingKernelManager)
         super().__init__(*args, **kwargs)
         self._scratch = None
+        self._judge = None
+        self._loop = None  # msg_id of the request running course.agent.serve_loop
 
     def create_kernel_manager(self):
         """Kernels talk over Unix sockets, not TCP ports: two kernels started at once by
@@ -169,7 +180,135 @@ class IsolatedExecute(Execute):
                     f"a cell ran past the {timeout:g} s timeout and went on after being interrupted") from None
         return reply
 
+    def preprocess_cell(self, cell, resources, index):
+        """A test cell is judged in the grader (course.judge): its visible part first runs in the
+        kernel, as it does in the student's JupyterLab (the kernel's state stays what the student
+        saw; its outputs decide nothing), then the instructor's whole cell runs here, and its
+        outputs are what the grader wrote."""
+        meta = cell.metadata.get("nbgrader", {})
+        if self._judge is None or cell.cell_type != "code" or not meta.get("grade") or meta.get("solution"):
+            return super().preprocess_cell(cell, resources, index)
+        visible = copy.deepcopy(cell)
+        visible.source = hidden_removed(cell.source)
+        super().preprocess_cell(visible, resources, index)
+        self.nb.cells[index] = cell  # nbclient put the visible copy in its place
+        judge, todo = self._judge
+        while todo and todo[0][0] < index:
+            judge.run_locked(todo.pop(0)[1])
+        try:
+            outputs = judge.run_test(cell.source)
+        except KernelDied:
+            from nbclient.exceptions import DeadKernelError
+
+            raise DeadKernelError("Kernel died") from None
+        cell.outputs = [nbformat.from_dict(output) for output in outputs]
+        cell.execution_count = visible.get("execution_count")
+        return cell, self.resources
+
+    def _send(self, text, timeout):
+        return run_sync(self._async_send)(text, timeout)
+
+    def _finish(self):
+        if self._loop is not None:
+            run_sync(self._async_finish)()
+
+    async def _async_send(self, text, timeout):
+        """The judge's request to the kernel (course.agent answers it): (reply text, [(stream, text)]).
+
+        The first request of a test cell starts course.agent.serve_loop in the kernel; each request
+        then goes as the answer to its input() prompt, and the reply comes as the next prompt."""
+        deadline = time.monotonic() + (timeout if timeout is not None else self.timeout or 120)
+        if self._loop is None:
+            self._loop = self.kc.execute("__import__('course.agent').agent.serve_loop()", silent=True,
+                                         store_history=False, allow_stdin=True)
+            await self._async_prompt(deadline, starting=True)
+        self.kc.input(text)
+        prompt = await self._async_prompt(deadline)
+        try:
+            message = json.loads(prompt)
+            streams = [(name, message[name]) for name in ("stdout", "stderr")
+                       if isinstance(message.get(name), str) and message[name]]
+            return message["reply"], streams
+        except (ValueError, KeyError, TypeError):
+            return None, []
+
+    async def _async_prompt(self, deadline, starting=False):
+        """The text of the loop's next input() prompt; interrupts the kernel at the deadline."""
+        interrupted = False
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                if starting:
+                    raise NoReply("the kernel did not start answering the grader's requests")
+                if interrupted:
+                    raise KernelIgnoredInterrupt("a test's call of the student's code went on after being interrupted")
+                await self.km.interrupt_kernel()
+                interrupted, deadline = True, time.monotonic() + INTERRUPT_GRACE
+                continue
+            try:
+                msg = await self.kc.stdin_channel.get_msg(timeout=min(left, 0.5))
+            except Empty:
+                if not await self.km.is_alive():
+                    raise KernelDied("the kernel died") from None
+                if await self._async_loop_ended():
+                    self._loop = None
+                    if interrupted:
+                        raise TimeoutError()
+                    raise NoReply("the kernel stopped answering the grader's requests (was its IPython changed?)")
+                continue
+            if msg["msg_type"] != "input_request" or msg.get("parent_header", {}).get("msg_id") != self._loop:
+                continue
+            prompt = str(msg["content"].get("prompt", ""))
+            if interrupted:
+                raise TimeoutError()
+            return prompt[len(PROMPT):] if prompt.startswith(PROMPT) else prompt
+
+    async def _async_loop_ended(self):
+        """Whether the kernel has answered the loop's execute request (the loop is over)."""
+        while True:
+            try:
+                msg = await self.kc.shell_channel.get_msg(timeout=0)
+            except Empty:
+                return False
+            if msg.get("parent_header", {}).get("msg_id") == self._loop:
+                return True
+
+    async def _async_finish(self):
+        """End the loop (the test cell is judged): the kernel goes back to idle."""
+        loop, self._loop = self._loop, None
+        self.kc.input("done")
+        deadline = time.monotonic() + INTERRUPT_GRACE
+        while time.monotonic() < deadline:
+            try:
+                msg = await self.kc.shell_channel.get_msg(timeout=max(deadline - time.monotonic(), 0.01))
+            except Empty:
+                break
+            if msg.get("parent_header", {}).get("msg_id") == loop:
+                break
+        while True:  # what the loop left on IOPub (its status messages) is of no use
+            try:
+                msg = await self.kc.iopub_channel.get_msg(timeout=0.05)
+            except Empty:
+                break
+            if (msg.get("parent_header", {}).get("msg_id") == loop and msg["msg_type"] == "status"
+                    and msg["content"].get("execution_state") == "idle"):
+                break
+
     def preprocess(self, nb, resources=None, km=None):
+        if self.judge and not in_kernel(nb):
+            locked = [(index, cell.source) for index, cell in enumerate(nb.cells)
+                      if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("locked")
+                      and not cell.metadata.get("nbgrader", {}).get("grade")
+                      and not cell.metadata.get("nbgrader", {}).get("solution")]
+            self._judge = (Judge(self._send, timeout=self.timeout or 120, finish=self._finish), locked)
+        try:
+            return self._preprocess(nb, resources, km)
+        finally:
+            if self._judge is not None:
+                judge, self._judge = self._judge[0], None
+                judge.close_quietly()
+
+    def _preprocess(self, nb, resources=None, km=None):
         resources = resources if resources is not None else {}
         metadata = resources.setdefault("metadata", {})
         path = metadata.get("path")

@@ -34,6 +34,7 @@ from course.coursedir import (
 from course.progress import GradingProgress
 from course.record import export_csv, merge_outcome, read_grades, scratch_grades, set_scratch_grades, task_ids
 from course.repair import read_submission, repair
+from course.judge import in_kernel
 from course.review import crosscheck_version, notebook_rules, scan_notebook, skip_tag_flags
 from course.workers import Workers
 
@@ -118,7 +119,7 @@ def _grade_notebook(api, scratch, task, assignment, path, source_path, row, outc
     # that was graded always awaits the grader's hand.
     for grade_id in task_ids(source_nb):
         row.grades[grade_id] = (None, True)
-    if task.get("crosscheck", True):
+    if task.get("crosscheck", True) and in_kernel(source_nb):  # judged in the grader: nothing to re-run
         try:
             variant = crosscheck_version(repaired, rules)
         except Exception as error:  # noqa: BLE001 (code too deep to rewrite: graded as handed in)

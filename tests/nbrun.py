@@ -9,6 +9,7 @@ skips (course.execute.skipped_when_grading) are skipped here too. The tests that
 nbgrader's own machinery (release, autograde, feedback) use it directly; this is for speed.
 """
 import ast
+import contextlib
 import copy
 import io
 import json
@@ -34,6 +35,7 @@ import matplotlib.pyplot  # noqa: E402,F401
 import numpy  # noqa: E402,F401
 
 from course.execute import skipped_when_grading  # noqa: E402
+from course.judge import Judge, KernelDied, hidden_removed, in_kernel  # noqa: E402
 
 
 def nbgrader_config():
@@ -165,7 +167,30 @@ def _fresh_warnings():
     warnings._filters_mutated()
 
 
-def _child(nb, timeout, skip):
+def _serve(namespace, requests, replies):
+    """The child as the student's kernel: answer the judge's requests (course.agent) until it is done."""
+    from course import agent
+
+    while True:
+        line = requests.readline()
+        if not line:
+            os._exit(1)
+        message = json.loads(line)
+        if message.get("done"):
+            return
+        out, err = io.StringIO(), io.StringIO()
+        sys.stdout, sys.stderr = out, err
+        signal.setitimer(signal.ITIMER_REAL, max(message["timeout"] or 0, 0.01))
+        try:
+            reply = agent.serve(message["request"], namespace)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+        replies.write(json.dumps({"reply": reply, "streams": [["stdout", out.getvalue()], ["stderr", err.getvalue()]]}) + "\n")
+        replies.flush()
+
+
+def _child(nb, timeout, skip, judged, requests, replies):
     import matplotlib.pyplot as plt
 
     _fresh_warnings()
@@ -177,70 +202,144 @@ def _child(nb, timeout, skip):
     results, stdout_all, stderr_all = [], io.StringIO(), io.StringIO()
 
     def on_alarm(signum, frame):
+        if judging[0]:
+            raise KeyboardInterrupt()  # the judge's request ran out of time: as a kernel interrupted
         raise _Timeout(f"cell took longer than {timeout} s")
 
+    judging = [False]
     signal.signal(signal.SIGALRM, on_alarm)
     errors = []
     for index, cell in enumerate(nb.cells):
         if cell.cell_type != "code" or (skip and skipped_when_grading(cell)):  # as the grader does
             continue
+        m = meta(cell)
+        test = bool(m.get("grade") and not m.get("solution"))
         out, err = io.StringIO(), io.StringIO()
         error, value = "", None
         sys.stdout, sys.stderr = out, err
         signal.alarm(timeout)
         try:
-            value = _run_cell(cell.source, namespace)
+            value = _run_cell(hidden_removed(cell.source) if test and judged else cell.source, namespace)
         except BaseException as e:  # noqa: BLE001 (a cell may raise anything, even SystemExit)
             error = "".join(traceback.format_exception_only(type(e), e)).strip()
         finally:
             signal.alarm(0)
             sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+        if test and judged:  # what the student's kernel did decides nothing: the judge's verdict counts
+            replies.write(json.dumps({"judge": index}) + "\n")
+            replies.flush()
+            judging[0] = True
+            _serve(namespace, requests, replies)
+            judging[0] = False
+            continue
         stdout_all.write(out.getvalue())
         stderr = err.getvalue()
         stderr_all.write(stderr)
         if IGNORE_STDERR.search(stderr):
             stderr = ""
-        m = meta(cell)
-        if m.get("grade") and not m.get("solution"):
-            points = float(m["points"])
-            score = points
-            if error or stderr:
-                score = 0.0
-            elif value is not None:
-                try:
-                    score = max(0.0, min(points, float(value)))
-                except (TypeError, ValueError):
-                    pass
-            results.append(dict(grade_id=m["grade_id"], max_points=points, score=score,
-                                error=error, stderr=stderr))
+        if test:
+            results.append(_scored(m, error, stderr, value))
         elif error:
             errors.append((index, error))
     return dict(cells=results, stdout=stdout_all.getvalue()[-20000:],
                 stderr=stderr_all.getvalue()[-20000:], errors=errors)
 
 
-def run(nb, timeout=120, skip=True):
+def _scored(m, error, stderr, value=None):
+    """A grade cell's score by nbgrader's rule."""
+    points = float(m["points"])
+    score = points
+    if error or stderr:
+        score = 0.0
+    elif value is not None:
+        try:
+            score = max(0.0, min(points, float(value)))
+        except (TypeError, ValueError):
+            pass
+    return dict(grade_id=m["grade_id"], max_points=points, score=score, error=error, stderr=stderr)
+
+
+def run(nb, timeout=120, skip=True, judged=None):
     """Run nb's code cells top to bottom in a forked child; return the scored Result.
-    skip=False runs the cells the grader skips as well (figures, experiments)."""
-    read, write = os.pipe()
+    skip=False runs the cells the grader skips as well (figures, experiments). The test cells are
+    judged here, in this process, as the grader does (course.judge), unless the notebook is one
+    whose tests still run in the kernel (judged=False, or course.judge.IN_KERNEL)."""
+    if judged is None:
+        judged = not in_kernel(nb)
+    to_parent_r, to_parent_w = os.pipe()
+    to_child_r, to_child_w = os.pipe()
     pid = os.fork()
     if pid == 0:  # child
-        os.close(read)
+        os.close(to_parent_r)
+        os.close(to_child_w)
+        requests, replies = os.fdopen(to_child_r), os.fdopen(to_parent_w, "w")
         try:
-            payload = json.dumps(_child(nb, timeout, skip))
+            payload = json.dumps({"final": _child(nb, timeout, skip, judged, requests, replies)})
         except BaseException as e:  # noqa: BLE001
-            payload = json.dumps(dict(crash=repr(e)))
-        with os.fdopen(write, "w") as f:
-            f.write(payload)
+            payload = json.dumps({"final": dict(crash=repr(e))})
+        replies.write(payload + "\n")
+        replies.flush()
         os._exit(0)
-    os.close(write)
-    with os.fdopen(read) as f:
-        data = f.read()
-    os.waitpid(pid, 0)
-    if not data:
+    os.close(to_parent_w)
+    os.close(to_child_r)
+    replies, requests = os.fdopen(to_parent_r), os.fdopen(to_child_w, "w")
+    judge, judged_cells, locked_done = None, [], 0
+    data = None
+    try:
+        while True:
+            line = replies.readline()
+            if not line:
+                break
+            message = json.loads(line)
+            if "final" in message:
+                data = message["final"]
+                break
+            index = message["judge"]
+            if judge is None:
+                judge = Judge(_pipe_sender(requests, replies), timeout=timeout)
+            for cell in nb.cells[locked_done:index]:
+                if cell.cell_type == "code" and meta(cell).get("locked") and not meta(cell).get("grade") \
+                        and not meta(cell).get("solution"):
+                    judge.run_locked(cell.source)
+            locked_done = index
+            cell = nb.cells[index]
+            try:
+                outputs = judge.run_test(cell.source)
+            except KernelDied:
+                outputs = [{"output_type": "error", "ename": "KernelDied", "evalue": "the kernel died", "traceback": []}]
+            requests.write(json.dumps({"done": True}) + "\n")
+            requests.flush()
+            error = "\n".join(f"{o['ename']}: {o['evalue']}" for o in outputs if o["output_type"] == "error")
+            stderr = "".join(o["text"] for o in outputs if o["output_type"] == "stream" and o["name"] == "stderr")
+            judged_cells.append((index, _scored(meta(cell), error, "" if IGNORE_STDERR.search(stderr) else stderr),
+                                 "".join(o["text"] for o in outputs if o["output_type"] == "stream" and o["name"] == "stdout")))
+    finally:
+        if judge is not None:
+            with contextlib.suppress(Exception):
+                judge.close()
+        with contextlib.suppress(OSError):
+            requests.close()
+        replies.close()
+        os.waitpid(pid, 0)
+    if data is None:
         raise RuntimeError("the notebook's process died without a result")
-    data = json.loads(data)
     if "crash" in data:
         raise RuntimeError(f"the runner itself failed: {data['crash']}")
-    return Result([CellResult(**c) for c in data["cells"]], data["stdout"], data["stderr"],
-                  [tuple(e) for e in data["errors"]])
+    cells = [CellResult(**c) for c in data["cells"]] + [CellResult(**c) for _, c, _ in judged_cells]
+    order = {grade_id(c): i for i, c in enumerate(nb.cells) if grade_id(c)}
+    cells.sort(key=lambda c: order.get(c.grade_id, 0))
+    stdout = data["stdout"] + "".join(text for _, _, text in judged_cells)
+    return Result(cells, stdout[-20000:], data["stderr"], [tuple(e) for e in data["errors"]])
+
+
+def _pipe_sender(requests, replies):
+    """The judge's transport to the forked child."""
+    def send(text, timeout):
+        requests.write(json.dumps({"request": text, "timeout": timeout}) + "\n")
+        requests.flush()
+        line = replies.readline()
+        if not line:
+            raise KernelDied("the notebook's process died")
+        message = json.loads(line)
+        return message["reply"], [tuple(s) for s in message["streams"] if s[1]]
+    return send

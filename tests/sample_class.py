@@ -96,7 +96,7 @@ def _with_prefix(source, stem, code, prefix="", suffix=""):
 # --------------------------------------------------------------------------- the class
 
 def sample_class():
-    """[Submission]: the whole sample class (34 students, 38 with the sandbox), built from the
+    """[Submission]: the whole sample class (37 students, 41 with the sandbox), built from the
     current source/."""
     src = _sources()
     b1, b2 = src["b1_forward"], src["b2_backward"]
@@ -287,6 +287,51 @@ def sample_class():
     add("cheat-displayhook", "cheat", f"B1 ({_wrong('b1_forward', 2).name}) calls the displayhook from its function: "
         "nbgrader reads the result as partial credit", {"b1_forward": displayed, "b2_backward": perfect["b2_backward"]},
         {"b1_forward": Expect(like=handed_in(b1, {CELL["b1_forward"]: w2}), flagged=True)})
+
+    # ---- tricks on the kernel's own state: the test cells run in the grader, so they change nothing
+    header = "def batchnorm_forward(x, gamma, beta, eps=1e-5):\n"
+    rebind = handed_in(b1, {CELL["b1_forward"]: w0.replace(header, header + (
+        "    global check_array, check_tuple, check_unchanged  # rebinds the checks from inside the function\n"
+        "    check_array = check_tuple = check_unchanged = lambda *args, **kwargs: None\n"), 1)})
+    b2_w0 = _wrong("b2_backward", 0).cells[CELL["b2_backward"]]
+    b2_header = "def batchnorm_backward(dout, cache):\n"
+    built = handed_in(b2, {CELL["b2_backward"]: b2_w0.replace(b2_header, b2_header + (
+        "    space = (__builtins__['glob' + 'als'] if isinstance(__builtins__, dict) else getattr(__builtins__, 'glob' + 'als'))()\n"
+        "    for name in ('check_array', 'check_tuple', 'check_unchanged', 'check_gradient', 'compare'):\n"
+        "        space[name] = lambda *args, **kwargs: None\n"), 1)})
+    add("cheat-rebind-inside", "cheat", f"rebinds the checks from inside the functions (`global`, and globals() built from "
+        f"a string); B1: {_wrong('b1_forward', 0).name}; B2: {_wrong('b2_backward', 0).name}",
+        {"b1_forward": rebind, "b2_backward": built},
+        {"b1_forward": Expect(like=handed_in(b1, {CELL["b1_forward"]: w0}), flagged=True),
+         "b2_backward": Expect(like=handed_in(b2, {CELL["b2_backward"]: b2_w0}), flagged=True)})
+    early = handed_in(b1, {CELL["b1_forward"]: w1})
+    setup = next(i for i, cell in enumerate(early.cells) if nbrun.grade_id(cell) == "b1-setup")
+    early.cells.insert(setup, nbformat.v4.new_code_cell(
+        "import numpy as np\nimport course.testing\n"
+        "np.allclose = np.array_equal = lambda *args, **kwargs: True\n"
+        "course.testing.check_array = course.testing.check_tuple = lambda *args, **kwargs: None\n"
+        "course.testing._abs = lambda a: a * 0.0\n"))
+    b2_w1 = _wrong("b2_backward", 1).cells[CELL["b2_backward"]]
+    peeking = handed_in(b2, {CELL["b2_backward"]: "import sys\n\n" + b2_w1.replace(b2_header, b2_header + (
+        "    frame = sys._getframe(1)  # the hidden test's own reference, from a caller's frame\n"
+        "    while frame is not None:\n"
+        "        if '_bn_backward' in frame.f_locals:\n"
+        "            return frame.f_locals['_bn_backward'](dout, cache)\n"
+        "        frame = frame.f_back\n"), 1)})
+    add("cheat-before-setup", "cheat", f"B1 ({_wrong('b1_forward', 1).name}): a cell placed before the setup cell patches "
+        f"NumPy and course.testing; B2 ({_wrong('b2_backward', 1).name}) looks for the hidden reference in its callers' frames",
+        {"b1_forward": early, "b2_backward": peeking},
+        {"b1_forward": Expect(like=handed_in(b1, {CELL["b1_forward"]: w1})),
+         "b2_backward": Expect(like=handed_in(b2, {CELL["b2_backward"]: b2_w1}), flagged=True)})
+    agent = handed_in(b1, {CELL["b1_forward"]: (
+        "import json\nimport course.agent\n\n_serve = course.agent.serve\n\n\n"
+        "def serve(request, namespace=None):  # every error the grader hears of becomes a value\n"
+        "    reply = json.loads(_serve(request, namespace))\n"
+        "    return json.dumps({'ok': None} if 'error' in reply else reply)\n\n\n"
+        "course.agent.serve = serve\n\n" + w2)})
+    add("cheat-agent", "cheat", f"replaces the kernel's side of grading (course.agent) so that no error reaches the grader; "
+        f"B1: {_wrong('b1_forward', 2).name}", {"b1_forward": agent, "b2_backward": perfect["b2_backward"]},
+        {"b1_forward": Expect(like=handed_in(b1, {CELL["b1_forward"]: w2}))})
 
     # ---- reaching out of the kernel: in the sandbox there is nothing to reach
     if SANDBOXED:

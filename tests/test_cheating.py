@@ -1,11 +1,18 @@
 """Cheating: detected, and scored as if the trick were absent.
 
 Layers, each tested here:
-1. course.testing's checks hold their own references to the NumPy and Python functions they
-   trust and check types before values (patched np.abs, ndarray subclasses, always-equal objects);
-2. the kernel starts in an empty folder: no hidden tests, gradebook or handed-in modules nearby;
-3. a static scan of the student's cells flags tricks for review in the grade report;
-4. a definitions-only re-run: each notebook whose student cells do more than define things is
+1. the test cells run in the grader's process (course.judge): the kernel only answers with values
+   (decoded as data), so nothing the student's code changes in the kernel (the checks, NumPy,
+   IPython's transformers and handlers, the displayhook, the caller's frames, course.agent itself)
+   reaches a verdict;
+2. course.testing's checks hold their own references to the NumPy and Python functions they
+   trust and check types before values (patched np.abs, ndarray subclasses, always-equal objects),
+   which keeps the visible tests honest in the student's own kernel;
+3. the kernel runs in the sandbox, in an empty folder: no hidden tests, gradebook or handed-in
+   modules to reach;
+4. a static scan of the student's cells flags tricks for review in the grade report;
+5. for the notebooks whose tests still run in the kernel (course.judge.IN_KERNEL), a
+   definitions-only re-run: each notebook whose student cells do more than define things is
    graded again with only their imports, functions, classes and plain assignments, names of the
    hidden tests made unreachable; each test keeps the lower score.
 The sample class's cheating students (tests/sample_class.py) must score exactly what the same
@@ -46,13 +53,17 @@ def test_honest_students_are_not_flagged(graded_class):  # noqa: F811
                 assert not row.flags, f"{sub.student} {row.name}: {row.flags}"
 
 
-def test_the_tricks_would_have_worked_without_the_cross_check(graded_class):  # noqa: F811
-    """The input transformer and the overwritten helpers give full marks to a plain run: the
-    definitions-only re-run is what takes them away (and says so)."""
+def test_the_tricks_would_have_worked_in_the_kernel(graded_class):  # noqa: F811
+    """Judged in the kernel, as plain nbgrader judges, these tricks keep points their answers do not
+    earn; judged in the grader they change nothing, and no definitions-only re-run was needed."""
     root, subs, grades, expected = graded_class
-    for student in ("cheat-input-transformer", "cheat-test-helpers"):
+    by_name = {sub.student: sub for sub in subs}
+    for student in ("cheat-test-helpers", "cheat-rebind-inside"):
+        handed_in = by_name[student].files["b1_forward.ipynb"]
+        in_kernel = nbrun.run(handed_in, judged=False)
+        assert in_kernel.score > expected[student]["b1_forward"], (student, in_kernel.score, in_kernel.messages())
         row = _row(grades, student, "b1_forward")
-        assert any("definitions only" in f and "2 -> 0" in f for f in row.flags), row.flags
+        assert row.score == expected[student]["b1_forward"] and not row.crosschecked, (student, row.flags)
 
 
 # The answers catalogue's own cheats (WRONG answers that try a trick); every other answer is honest.
@@ -141,7 +152,10 @@ def test_checks_refuse_agreeable_objects():
 def test_a_result_the_students_code_puts_into_a_test_cell_is_not_partial_credit(tmp_path):
     """nbgrader reads a test cell's first `execute_result` as partial credit before it looks at the
     error after it: a student's function that calls the displayhook turns a failing test into half
-    marks. ResultsAsDisplay (after the kernel has run) shows such a result as a plain display."""
+    marks. ResultsAsDisplay (after the kernel has run) shows such a result as a plain display; a
+    test cell judged in the grader never has one."""
+    import copy
+
     import nbformat
     from nbgrader.utils import determine_grade
 
@@ -154,9 +168,12 @@ def test_a_result_the_students_code_puts_into_a_test_cell_is_not_partial_credit(
             "grade": True, "solution": False, "locked": True, "grade_id": "test", "points": 2.0,
             "schema_version": 3}}),
     ]
-    executed, _ = IsolatedExecute(timeout=60).preprocess(nb, {"metadata": {"path": str(tmp_path)}})
+    executed, _ = IsolatedExecute(timeout=60, judge=False).preprocess(copy.deepcopy(nb), {"metadata": {"path": str(tmp_path)}})
     test = executed.cells[1]
     assert determine_grade(test) == (1.0, 2.0), "nbgrader alone: half marks for a failing test"
     ResultsAsDisplay().preprocess_cell(test, {}, 1)
     assert determine_grade(test) == (0, 2.0)
     assert [o["output_type"] for o in test.outputs] == ["display_data", "error"]
+    judged, _ = IsolatedExecute(timeout=60).preprocess(nb, {"metadata": {"path": str(tmp_path)}})
+    assert determine_grade(judged.cells[1]) == (0, 2.0), "judged in the grader: the result never reaches the test cell"
+    assert [o["output_type"] for o in judged.cells[1].outputs] == ["error"]

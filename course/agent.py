@@ -1,0 +1,241 @@
+"""The kernel's side of grading: it answers the grader's requests with values, never verdicts.
+
+When a notebook is graded, its test cells run in the grader's process (course.judge), not in
+the student's kernel. Whenever a test needs something of the student's (a function to call, a
+SymPy expression, an attribute of an object), the grader sends a request here and gets back a
+value, encoded as JSON data:
+
+    serve(request_text, namespace=None) -> reply_text
+
+- numbers, strings, None, lists, tuples and dicts of them, NumPy arrays and scalars (their raw
+  bytes, with dtype and shape), SymPy expressions (as `sympy.srepr` text);
+- NumPy's random generators (PCG64) as their state;
+- anything else (a function, a class, an object of the student's) as a handle the grader can
+  call, read attributes of or pass back.
+
+What the student's code prints while it runs reaches the grader as the kernel's output. The
+student's kernel can of course change this module: that changes only the values it sends, and a
+student's function can send any value it likes anyway. The grader decodes the reply as data
+(course.judge) and reaches every verdict itself.
+"""
+import base64
+import json
+import marshal
+import sys
+import types
+
+import numpy as np
+
+_objects = {}     # handle -> object the grader holds a handle to
+_counter = [0]
+DATA_KINDS = "biufc"  # NumPy dtype kinds sent as data: bool, int, uint, float, complex
+MAX_DEPTH = 50
+
+
+def serve(request, namespace=None):
+    """Answer one request (JSON text) of the grader; return the reply (JSON text)."""
+    if namespace is None:
+        namespace = _user_namespace()
+    try:
+        message = json.loads(request)
+        result, writeback = _handle(message, namespace)
+        reply = {"ok": _encode(result)}
+        if writeback:
+            reply["writeback"] = writeback
+    except BaseException as error:  # noqa: BLE001 - anything the student's code raises is reported
+        reply = {"error": _describe(error)}
+    return json.dumps(reply, allow_nan=False)
+
+
+PROMPT = "course.agent:"  # what the loop's prompts start with
+MAX_PRINTED = 100_000     # characters of what one call prints, sent back with the reply
+
+
+def serve_loop(namespace=None):
+    """Answer requests until the grader says "done": each request is read with input() (Jupyter's
+    stdin channel), and each reply goes out as the prompt of the next input(). One test cell's
+    requests then cost a message each way, not an execution of a cell each. What the student's
+    code prints during a request goes back with its reply."""
+    import contextlib
+    import io
+
+    reply = json.dumps({"ready": True})
+    while True:
+        request = input(PROMPT + reply)
+        if request == "done":
+            return
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            answer = serve(request, namespace)
+        reply = json.dumps({"reply": answer, "stdout": out.getvalue()[-MAX_PRINTED:],
+                            "stderr": err.getvalue()[-MAX_PRINTED:]})
+
+
+def _user_namespace():
+    try:
+        return get_ipython().user_ns  # noqa: F821 - defined in a kernel
+    except NameError:
+        return sys.modules["__main__"].__dict__
+
+
+def _describe(error):
+    try:
+        message = str(error)
+    except BaseException:  # noqa: BLE001 - an exception whose str() fails
+        message = "(its message could not be read)"
+    return {"type": type(error).__name__, "message": message[:4000]}
+
+
+def _handle(message, namespace):
+    op = message["op"]
+    if op == "get":
+        name = message["name"]
+        if name not in namespace:
+            raise NameError(f"name '{name}' is not defined")
+        return namespace[name], None
+    if op == "import":
+        module = __import__(message["module"], fromlist=["_"])
+        return (getattr(module, message["attr"]) if message.get("attr") else module), None
+    if op == "forget":
+        _objects.clear()
+        return None, None
+    target = _objects[message["ref"]]
+    if op == "call":
+        args = [_decode(a, namespace) for a in message["args"]]
+        kwargs = {k: _decode(v, namespace) for k, v in message["kwargs"]}
+        before = [(path, a, _snapshot(a)) for path, a in _arrays(args, kwargs)]
+        result = target(*args, **kwargs)
+        changed = [[path, _encode(a)] for path, a, old in before if _snapshot(a) != old]
+        return result, changed
+    if op == "getattr":
+        return getattr(target, message["attr"]), None
+    if op == "setattr":
+        setattr(target, message["attr"], _decode(message["value"], namespace))
+        return None, None
+    if op == "getitem":
+        return target[_decode(message["key"], namespace)], None
+    if op == "setitem":
+        target[_decode(message["key"], namespace)] = _decode(message["value"], namespace)
+        return None, None
+    if op == "len":
+        return len(target), None
+    if op == "list":
+        return list(target), None
+    if op == "bool":
+        return bool(target), None
+    if op == "str":
+        return str(target)[:10000], None
+    if op == "isinstance":
+        module = __import__(message["module"], fromlist=["_"])
+        return isinstance(target, getattr(module, message["attr"])), None
+    raise ValueError(f"unknown request {op!r}")
+
+
+def _arrays(args, kwargs):
+    """(path, array) of every NumPy array among the arguments, in lists and tuples too: the
+    grader's copies are updated when the call changes them in place."""
+    found = []
+
+    def walk(value, path):
+        if type(value) in (np.ndarray, np.random.Generator):
+            found.append((path, value))
+        elif type(value) in (list, tuple) and len(path) < 4:
+            for i, item in enumerate(value):
+                walk(item, path + [i])
+
+    for i, a in enumerate(args):
+        walk(a, ["a", i])
+    for k, v in kwargs.items():
+        walk(v, ["k", k])
+    return found
+
+
+def _snapshot(value):
+    """What a call may change in place of an argument: an array's bytes and shape, a generator's state."""
+    if type(value) is np.random.Generator:
+        return json.dumps(value.bit_generator.state, sort_keys=True, default=str)
+    return (value.shape, value.dtype.str, value.tobytes())
+
+
+def _encode(value, depth=0):
+    kind = type(value)
+    if value is None or kind in (bool, int, str):
+        return value
+    if kind is float:
+        return value if value == value and abs(value) != float("inf") else {"$f": repr(value)}
+    if kind is complex:
+        return {"$c": [_encode(value.real), _encode(value.imag)]}
+    if depth < MAX_DEPTH:
+        if kind is np.ndarray and value.dtype.kind in DATA_KINDS and value.dtype.fields is None:
+            return {"$a": _array(value)}
+        if isinstance(value, np.generic) and kind.__module__ == "numpy" and value.dtype.kind in DATA_KINDS:
+            return {"$s": _array(np.asarray(value))}
+        if kind is np.random.Generator and type(value.bit_generator) is np.random.PCG64:
+            return {"$g": value.bit_generator.state}
+        if kind is list:
+            return [_encode(v, depth + 1) for v in value]
+        if kind is tuple:
+            return {"$t": [_encode(v, depth + 1) for v in value]}
+        if kind is dict:
+            return {"$d": [[_encode(k, depth + 1), _encode(v, depth + 1)] for k, v in value.items()]}
+        sympy = sys.modules.get("sympy")
+        if sympy is not None and isinstance(value, sympy.Basic):
+            return {"$sym": sympy.srepr(value)}
+    return _handle_of(value)
+
+
+def _array(a):
+    a = np.array(a, order="C", copy=True)
+    return {"dtype": a.dtype.str, "shape": list(a.shape), "b64": base64.b64encode(a.tobytes()).decode("ascii")}
+
+
+def _handle_of(value):
+    _counter[0] += 1
+    _objects[_counter[0]] = value
+    kind = type(value)
+    try:
+        name = f"{kind.__module__}.{kind.__qualname__}"
+    except BaseException:  # noqa: BLE001
+        name = "object"
+    return {"$r": _counter[0], "type": str(name)[:200], "call": callable(value)}
+
+
+def _decode(value, namespace):
+    """A value the grader sent: data, a handle, or a function of the instructor's test."""
+    if isinstance(value, list):
+        return [_decode(v, namespace) for v in value]
+    if not isinstance(value, dict):
+        return value
+    (tag, body), = value.items()
+    if tag == "$f":
+        return float(body)
+    if tag == "$c":
+        return complex(_decode(body[0], namespace), _decode(body[1], namespace))
+    if tag in ("$a", "$s"):
+        a = np.frombuffer(base64.b64decode(body["b64"]), dtype=np.dtype(body["dtype"])).reshape(body["shape"]).copy()
+        return a[()] if tag == "$s" else a
+    if tag == "$t":
+        return tuple(_decode(v, namespace) for v in body)
+    if tag == "$d":
+        return {_decode(k, namespace): _decode(v, namespace) for k, v in body}
+    if tag == "$r":
+        return _objects[body]
+    if tag == "$g":
+        generator = np.random.Generator(np.random.PCG64())
+        generator.bit_generator.state = body
+        return generator
+    if tag == "$sym":
+        import sympy
+
+        return sympy.sympify(body)
+    if tag == "$sl":
+        return slice(*(_decode(v, namespace) for v in body))
+    if tag == "$e":
+        return Ellipsis
+    if tag == "$fn":
+        closure = tuple(types.CellType(_decode(v, namespace)) for v in body["closure"]) or None
+        function = types.FunctionType(marshal.loads(base64.b64decode(body["code"])), namespace, body["name"],
+                                      _decode(body["defaults"], namespace), closure)
+        function.__kwdefaults__ = _decode(body["kwdefaults"], namespace)
+        return function
+    raise ValueError(f"unknown value tag {tag!r}")

@@ -1,0 +1,652 @@
+"""The grader's side of a test cell: it runs in the grader's process, and reaches the verdict there.
+
+A test cell of the instructor's notebook (hidden tests included) is executed here, in a namespace
+of the grader's own: the notebook's locked cells (imports, the course's checks, worked examples)
+are run here first, with the grader's NumPy and SymPy. Every other name the test reads (the
+student's `batchnorm_forward`, `mu_B`, `LayerNorm`) is looked up in the student's kernel through
+course.agent and comes back as a value:
+
+- numbers, strings, lists, tuples, dicts, NumPy arrays and scalars are decoded as data (raw
+  bytes of a numeric dtype; no pickle, no eval);
+- SymPy expressions are rebuilt from `srepr` text by a parser that only calls SymPy's own
+  classes (read_sympy);
+- anything else stays in the kernel: a Remote stands for it, and calling it, reading or setting
+  its attributes and items are requests to the kernel. Arguments go to the kernel as data too,
+  and a function the test defines goes as its code (it then runs in the kernel, as the student's
+  code does). An array the student's code changes in place is changed here as well, so a test
+  can see that it happened; a random generator the student's code draws from moves on here too.
+
+The expected values, tolerances, catalogues of mistakes and messages never leave this process,
+and nothing the kernel prints, raises or displays decides a score: the grader writes each test
+cell's outputs itself (Judge.run_test). Used by course.execute (autograde) and by the tests'
+fast runner.
+"""
+import ast
+import base64
+import builtins
+import contextlib
+import io
+import json
+import marshal
+import signal
+import sys
+import threading
+import time
+import types
+import warnings
+
+import numpy as np
+
+MAX_REPLY = 64 * 2**20     # characters of one reply of the kernel
+MAX_DEPTH = 60             # nesting of a decoded value
+MAX_SYMPY_NODES = 200_000  # syntax nodes of one SymPy expression's text
+MAX_OUTPUT = 20_000        # characters of a test cell's printed output kept
+
+
+class StudentError(Exception):
+    """The student's code raised this exception while a test ran it (in the kernel)."""
+
+    kind = "Exception"
+
+
+class KernelTimeout(StudentError):
+    """The student's code ran past the time a test cell has."""
+
+    kind = "TimeoutError"
+
+
+class KernelDied(RuntimeError):
+    """The kernel died (or stopped answering) while a test ran the student's code."""
+
+
+class BadReply(StudentError):
+    """The kernel sent something that is not a value the grader reads."""
+
+    kind = "BadReply"
+
+
+class NoReply(BadReply):
+    """The kernel stopped answering (its IPython was changed so that the requests never run)."""
+
+
+_error_classes = {}
+
+
+def student_error(kind, message):
+    """An exception for what the student's code raised in the kernel: a StudentError that is also
+    the built-in exception of that name (NameError, ValueError, ...), so that a test's `except`
+    works as it would in the kernel."""
+    kind = kind if kind.isidentifier() else "Exception"
+    base = getattr(builtins, kind, None)
+    if not (isinstance(base, type) and issubclass(base, Exception)) or base is Exception:
+        base = None
+    key = (kind, base)
+    if key not in _error_classes:
+        bases = (StudentError, base) if base is not None else (StudentError,)
+        _error_classes[key] = type(kind, bases, {"kind": kind, "__module__": "kernel"})
+    return _error_classes[key](message)
+
+
+# ---------------------------------------------------------------------------------------------
+# Values out of the kernel, decoded as data.
+
+_NUMERIC_KINDS = "biufc"
+
+
+def _array(body):
+    dtype = np.dtype(str(body["dtype"]))
+    if dtype.kind not in _NUMERIC_KINDS or dtype.fields is not None or dtype.subdtype is not None:
+        raise BadReply(f"an array of dtype {dtype} is not data")
+    shape = tuple(int(n) for n in body["shape"])
+    if any(n < 0 for n in shape) or len(shape) > 32:
+        raise BadReply("an array of impossible shape")
+    raw = base64.b64decode(str(body["b64"]), validate=True)
+    if len(raw) != dtype.itemsize * int(np.prod(shape, dtype=np.int64)):
+        raise BadReply("an array whose bytes do not match its shape")
+    return np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
+
+
+def decode(value, kernel, depth=0):
+    """A value the kernel sent (parsed JSON), as data or a Remote; BadReply if it is neither."""
+    if depth > MAX_DEPTH:
+        raise BadReply("a value nested too deeply")
+    if value is None or type(value) in (bool, int, float, str):
+        return value
+    if type(value) is list:
+        return [decode(v, kernel, depth + 1) for v in value]
+    if type(value) is not dict or len(value) not in (1, 3):
+        raise BadReply("a value the grader does not read")
+    if "$r" in value:
+        ref, kind, call = value.get("$r"), value.get("type"), value.get("call")
+        if type(ref) is not int or type(kind) is not str or type(call) is not bool:
+            raise BadReply("a malformed handle")
+        return remote(kernel, ref, kind, call)
+    (tag, body), = value.items()
+    if tag == "$f" and body in ("nan", "inf", "-inf"):
+        return float(body)
+    if tag == "$c" and type(body) is list and len(body) == 2:
+        parts = [decode(v, kernel, depth + 1) for v in body]
+        if all(type(p) in (int, float) for p in parts):
+            return complex(*parts)
+    if tag in ("$a", "$s") and type(body) is dict:
+        a = _array(body)
+        if tag == "$a":
+            return a
+        if a.ndim == 0:
+            return a[()]
+    if tag == "$t" and type(body) is list:
+        return tuple(decode(v, kernel, depth + 1) for v in body)
+    if tag == "$d" and type(body) is list:
+        out = {}
+        for pair in body:
+            if type(pair) is not list or len(pair) != 2:
+                raise BadReply("a malformed dict")
+            key = decode(pair[0], kernel, depth + 1)
+            try:
+                out[key] = decode(pair[1], kernel, depth + 1)
+            except TypeError:
+                raise BadReply("a dict key that cannot be a key") from None
+        return out
+    if tag == "$sym" and type(body) is str:
+        return read_sympy(body)
+    if tag == "$g" and type(body) is dict:
+        return _generator(body)
+    raise BadReply(f"a value tagged {tag!r} that the grader does not read")
+
+
+def _generator(state):
+    """A NumPy Generator (PCG64) in the state the kernel sent."""
+    inner = state.get("state")
+    if state.get("bit_generator") != "PCG64" or type(inner) is not dict or set(inner) != {"state", "inc"} \
+            or not all(type(v) is int for v in (inner["state"], inner["inc"], state.get("has_uint32"), state.get("uinteger"))):
+        raise BadReply("a malformed random generator")
+    generator = np.random.Generator(np.random.PCG64())
+    try:
+        generator.bit_generator.state = {"bit_generator": "PCG64", "state": dict(inner),
+                                         "has_uint32": state["has_uint32"], "uinteger": state["uinteger"]}
+    except (TypeError, ValueError, OverflowError):
+        raise BadReply("a malformed random generator") from None
+    return generator
+
+
+# ---------------------------------------------------------------------------------------------
+# SymPy expressions, rebuilt from srepr text without eval.
+
+_sympy_names = None
+
+
+def _sympy_namespace():
+    global _sympy_names
+    if _sympy_names is None:
+        import sympy
+
+        names = {}
+        for name in dir(sympy):
+            obj = getattr(sympy, name)
+            if isinstance(obj, type) and issubclass(obj, sympy.Basic):
+                names[name] = obj
+        for name in ("oo", "zoo", "nan", "pi", "E", "I", "EulerGamma", "Catalan", "GoldenRatio", "true", "false"):
+            names[name] = getattr(sympy, name)
+        _sympy_names = names
+    return _sympy_names
+
+
+_LITERAL_CLASSES = set()
+LARGE = 10**6  # a number this large is not evaluated when it is an argument (of Pow, factorial, ...)
+
+
+def _large(value):
+    import sympy
+
+    if type(value) in (int, float):
+        return abs(value) > LARGE
+    return isinstance(value, sympy.Number) and value.is_finite is not False and abs(value) > LARGE
+
+
+def read_sympy(text):
+    """The SymPy expression of `srepr` text, built by calling only SymPy's classes with literal
+    arguments (no eval). Raises BadReply for anything else, or for text too large or deep."""
+    import sympy
+    from sympy.core.function import FunctionClass
+
+    if len(text) > 2_000_000:
+        raise BadReply("a SymPy expression too large to read")
+    try:
+        tree = ast.parse(text, mode="eval")
+    except (SyntaxError, RecursionError, MemoryError, ValueError):
+        raise BadReply("a SymPy expression too deeply nested to read") from None
+    if sum(1 for _ in ast.walk(tree)) > MAX_SYMPY_NODES:
+        raise BadReply("a SymPy expression too large to read")
+    names = _sympy_namespace()
+    if not _LITERAL_CLASSES:
+        _LITERAL_CLASSES.update((sympy.Integer, sympy.Rational, sympy.Float, sympy.Symbol, sympy.Dummy, sympy.Tuple))
+
+    def build(node, depth):
+        if depth > 400:
+            raise BadReply("a SymPy expression too deeply nested to read")
+        if isinstance(node, ast.Constant) and type(node.value) in (int, float, str, bool, type(None)):
+            return node.value
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant) \
+                and type(node.operand.value) in (int, float):
+            return -node.operand.value
+        if isinstance(node, (ast.Tuple, ast.List)):
+            items = [build(e, depth + 1) for e in node.elts]
+            return tuple(items) if isinstance(node, ast.Tuple) else items
+        if isinstance(node, ast.Name) and node.id in names:
+            return names[node.id]
+        if isinstance(node, ast.Call):
+            func = build(node.func, depth + 1)
+            if not ((isinstance(func, type) and issubclass(func, sympy.Basic)) or isinstance(func, FunctionClass)):
+                raise BadReply("a SymPy expression that calls something other than SymPy's classes")
+            args = [build(a, depth + 1) for a in node.args]
+            kwargs = {}
+            for k in node.keywords:
+                value = build(k.value, depth + 1)
+                if k.arg is None or type(value) not in (bool, int, float, str):
+                    raise BadReply("a SymPy expression with a keyword argument that is not a literal")
+                kwargs[k.arg] = value
+            if func not in _LITERAL_CLASSES and any(_large(a) for a in args):
+                with sympy.evaluate(False):  # 10**(10**9) stays a formula instead of being computed
+                    return func(*args, **kwargs)
+            return func(*args, **kwargs)
+        raise BadReply("a SymPy expression with text that is not SymPy's")
+
+    try:
+        return build(tree.body, 0)
+    except BadReply:
+        raise
+    except (RecursionError, MemoryError):
+        raise BadReply("a SymPy expression too deeply nested to read") from None
+    except Exception as error:  # noqa: BLE001 - a constructor that refuses its arguments
+        raise BadReply(f"a SymPy expression that could not be rebuilt ({type(error).__name__})") from None
+
+
+# ---------------------------------------------------------------------------------------------
+# Values into the kernel.
+
+def encode(value, depth=0):
+    """A value of the test's, as JSON data for the kernel (course.agent decodes it)."""
+    if depth > MAX_DEPTH:
+        raise TypeError("a value nested too deeply to send to the kernel")
+    kind = type(value)
+    if value is None or kind in (bool, int, str):
+        return value
+    if kind is float:
+        return value if np.isfinite(value) else {"$f": repr(value)}
+    if kind is complex:
+        return {"$c": [encode(value.real), encode(value.imag)]}
+    if isinstance(value, Remote):
+        return {"$r": object.__getattribute__(value, "_ref")}
+    if isinstance(value, np.ndarray) and value.dtype.kind in _NUMERIC_KINDS:
+        a = np.array(value, order="C", copy=True)
+        return {"$a": {"dtype": a.dtype.str, "shape": list(a.shape), "b64": base64.b64encode(a.tobytes()).decode()}}
+    if isinstance(value, np.generic) and value.dtype.kind in _NUMERIC_KINDS:
+        a = np.asarray(value)
+        return {"$s": {"dtype": a.dtype.str, "shape": [], "b64": base64.b64encode(a.tobytes()).decode()}}
+    if isinstance(value, list):
+        return [encode(v, depth + 1) for v in value]
+    if isinstance(value, tuple):
+        return {"$t": [encode(v, depth + 1) for v in value]}
+    if isinstance(value, dict):
+        return {"$d": [[encode(k, depth + 1), encode(v, depth + 1)] for k, v in value.items()]}
+    if kind is np.random.Generator and type(value.bit_generator) is np.random.PCG64:
+        return {"$g": value.bit_generator.state}
+    if kind is slice:
+        return {"$sl": [encode(value.start), encode(value.stop), encode(value.step)]}
+    if value is Ellipsis:
+        return {"$e": 1}
+    if kind is types.FunctionType:
+        closure = [encode(cell.cell_contents, depth + 1) for cell in value.__closure__ or ()]
+        return {"$fn": {"code": base64.b64encode(marshal.dumps(value.__code__)).decode(), "name": value.__name__,
+                        "defaults": encode(value.__defaults__, depth + 1),
+                        "kwdefaults": encode(value.__kwdefaults__, depth + 1), "closure": closure}}
+    sympy = sys.modules.get("sympy")
+    if sympy is not None and isinstance(value, sympy.Basic):
+        return {"$sym": sympy.srepr(value)}
+    raise TypeError(f"a {kind.__name__} cannot be sent to the kernel (only data, functions and the kernel's own objects)")
+
+
+# ---------------------------------------------------------------------------------------------
+# Objects that stay in the kernel.
+
+class Remote:
+    """An object of the student's kernel (a function, a class, a LayerNorm, ...): calling it,
+    reading and setting its attributes and items are requests to the kernel; what comes back is
+    data again, or another Remote. Its class is named after the kernel object's type, so that a
+    message saying "got a <type>" names the student's type."""
+
+    __slots__ = ("_kernel", "_ref", "_type", "_methods")
+
+    def __init__(self, kernel, ref, kind):
+        object.__setattr__(self, "_kernel", kernel)
+        object.__setattr__(self, "_ref", ref)
+        object.__setattr__(self, "_type", kind)
+        object.__setattr__(self, "_methods", {})
+
+    def _ask(self, op, **fields):
+        return object.__getattribute__(self, "_kernel").request(op, ref=object.__getattribute__(self, "_ref"), **fields)
+
+    def __getattr__(self, name):
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)
+        methods = object.__getattribute__(self, "_methods")
+        if name in methods:  # a bound method read before: calling it again needs no new handle
+            return methods[name]
+        value = self._ask("getattr", attr=name)
+        if isinstance(value, Remote) and object.__getattribute__(value, "_type") == "builtins.method":
+            methods[name] = value
+        return value
+
+    def __setattr__(self, name, value):
+        object.__getattribute__(self, "_methods").pop(name, None)
+        self._ask("setattr", attr=name, value=value)
+
+    def __getitem__(self, key):
+        return self._ask("getitem", key=key)
+
+    def __setitem__(self, key, value):
+        self._ask("setitem", key=key, value=value)
+
+    def __len__(self):
+        n = self._ask("len")
+        if type(n) is not int or n < 0:
+            raise BadReply("len() of a kernel object that is not a number")
+        return n
+
+    def __iter__(self):
+        items = self._ask("list")
+        if type(items) is not list:
+            raise BadReply("the items of a kernel object that are not a list")
+        return iter(items)
+
+    def __bool__(self):
+        return self._ask("bool") is True
+
+    def __str__(self):
+        text = self._ask("str")
+        return text if type(text) is str else "?"
+
+    def __repr__(self):
+        return f"<{object.__getattribute__(self, '_type')} object of the kernel>"
+
+    def __eq__(self, other):
+        return self is other
+
+    def __hash__(self):
+        return id(self)
+
+
+class RemoteCallable(Remote):
+    __slots__ = ()
+
+    def __call__(self, *args, **kwargs):
+        return self._ask("call", args=list(args), kwargs=kwargs)
+
+
+_remote_classes = {}
+
+
+def remote(kernel, ref, kind, call):
+    short = kind.rsplit(".", 1)[-1]
+    short = short if short.isidentifier() else "object"
+    key = (short, call)
+    if key not in _remote_classes:
+        _remote_classes[key] = type(short, (RemoteCallable if call else Remote,), {"__slots__": (), "__module__": "kernel"})
+    return _remote_classes[key](kernel, ref, kind)
+
+
+def kernel_isinstance(value, module, name):
+    """isinstance(value, module.name) as the kernel sees it (for objects that stay there)."""
+    if not isinstance(value, Remote):
+        return False
+    return value._ask("isinstance", module=module, attr=name) is True
+
+
+# ---------------------------------------------------------------------------------------------
+# The connection to the kernel.
+
+class Kernel:
+    """Requests to the kernel over a transport: send(text, timeout) -> (reply text, [(stream,
+    text)]). The transport raises TimeoutError when the kernel does not answer in time (it has
+    then interrupted it) and KernelDied when it is gone."""
+
+    def __init__(self, send):
+        self._send = send
+        self.deadline = None
+        self.sent = 0
+
+    def request(self, op, **fields):
+        if "args" in fields:
+            args = fields["args"]
+            fields["args"] = [encode(a) for a in args]
+            kwargs = fields["kwargs"]
+            fields["kwargs"] = [[k, encode(v)] for k, v in kwargs.items()]
+        for key in ("value", "key"):
+            if key in fields:
+                fields[key] = encode(fields[key])
+        left = None if self.deadline is None else max(self.deadline - time.monotonic(), 0.01)
+        self.sent += 1
+        try:
+            text, streams = self._send(json.dumps({"op": op, **fields}), left)
+        except TimeoutError:
+            raise KernelTimeout("your code was still running when the test cell's time was up "
+                                "(an endless loop, or a much too slow computation?)") from None
+        for name, chunk in streams:
+            (sys.stderr if name == "stderr" else sys.stdout).write(chunk)
+        if type(text) is not str or len(text) > MAX_REPLY:
+            raise BadReply("the kernel's reply is too large or missing")
+        try:
+            reply = json.loads(text)
+        except ValueError:
+            raise BadReply("the kernel's reply is not JSON") from None
+        if type(reply) is not dict:
+            raise BadReply("the kernel's reply is not a reply")
+        if "error" in reply:
+            error = reply["error"]
+            if type(error) is not dict or type(error.get("type")) is not str or type(error.get("message")) is not str:
+                raise BadReply("the kernel's error is malformed")
+            if error["type"] == "KeyboardInterrupt":
+                raise KernelTimeout("your code was still running when the test cell's time was up")
+            raise student_error(error["type"][:80], error["message"][:4000])
+        if "ok" not in reply:
+            raise BadReply("the kernel's reply holds no value")
+        if op == "call" and reply.get("writeback"):
+            _write_back(args, kwargs, reply["writeback"], self)
+        return decode(reply["ok"], self)
+
+    def forget(self):
+        """Drop the kernel's handles (at the end of a notebook)."""
+        with contextlib.suppress(Exception):
+            self.request("forget")
+
+
+def _write_back(args, kwargs, changes, kernel):
+    """Update the test's arrays that the student's code changed in place in the kernel."""
+    if type(changes) is not list:
+        raise BadReply("a malformed list of changed arguments")
+    for change in changes:
+        if type(change) is not list or len(change) != 2 or type(change[0]) is not list or len(change[0]) < 2:
+            raise BadReply("a malformed changed argument")
+        path, value = change
+        where, first, rest = path[0], path[1], path[2:]
+        try:
+            target = args[first] if where == "a" else kwargs[first]
+            for index in rest:
+                target = target[index]
+        except (IndexError, KeyError, TypeError):
+            raise BadReply("a changed argument that was not sent") from None
+        new = decode(value, kernel)
+        if type(target) is np.random.Generator and type(new) is np.random.Generator:
+            target.bit_generator.state = new.bit_generator.state
+            continue
+        if not isinstance(target, np.ndarray) or not isinstance(new, np.ndarray):
+            raise BadReply("a changed argument that is not an array")
+        if new.shape == target.shape:
+            with np.errstate(all="ignore"):
+                target[...] = new
+        else:  # its shape changed (resize): the test sees a NaN-filled array
+            with contextlib.suppress(TypeError, ValueError):
+                target[...] = np.nan
+
+
+# ---------------------------------------------------------------------------------------------
+# The namespace of a notebook's tests, and running them.
+
+class Namespace(dict):
+    """The grader's globals for a notebook's tests: names it defines itself, else the kernel's."""
+
+    def __init__(self, kernel):
+        super().__init__(__name__="__main__", __builtins__=builtins)
+        self.kernel = kernel
+        self.cache = {}
+
+    def __missing__(self, name):
+        if name in builtins.__dict__ or name.startswith("__"):
+            raise KeyError(name)
+        if name not in self.cache:
+            self.cache[name] = self.kernel.request("get", name=name)
+        return self.cache[name]
+
+
+def hidden_removed(source):
+    """A test cell's source without its hidden tests (what the student's release shows)."""
+    lines, hidden = [], False
+    for line in source.splitlines(keepends=True):
+        if line.strip() == "### BEGIN HIDDEN TESTS":
+            hidden = True
+        elif line.strip() == "### END HIDDEN TESTS":
+            hidden = False
+        elif not hidden:
+            lines.append(line)
+    return "".join(lines)
+
+
+class _Alarm(BaseException):
+    pass
+
+
+class Judge:
+    """Runs one notebook's locked and test cells in the grader, against one kernel.
+
+    judge = Judge(send, timeout=120)
+    judge.run_locked(source)          # a locked cell of the instructor's (setup, examples)
+    outputs = judge.run_test(source)  # a test cell: nbformat outputs (stream, error)
+    judge.close()
+    """
+
+    def __init__(self, send, timeout=120, finish=None):
+        self.kernel = Kernel(send)
+        self.finish = finish or (lambda: None)
+        self.namespace = Namespace(self.kernel)
+        self.timeout = timeout
+        self._numpy_state = (np.get_printoptions(), np.geterr())
+
+    def run_locked(self, source):
+        """Run a locked cell here, quietly; a failure leaves its names undefined (a test that needs
+        them then says so)."""
+        self._run(source, quiet=True)
+
+    def run_test(self, source):
+        return self._run(source, quiet=False)
+
+    def close(self):
+        self.kernel.forget()
+        self.close_quietly()
+
+    def close_quietly(self):
+        """Put back NumPy's print options and error state (the grader's process goes on to other
+        notebooks); the kernel is not asked anything (it may be gone)."""
+        printoptions, errstate = self._numpy_state
+        np.set_printoptions(**printoptions)
+        np.seterr(**errstate)
+
+    def _run(self, source, quiet):
+        self.namespace.cache.clear()
+        out, err = io.StringIO(), io.StringIO()
+        error = None
+        self.kernel.deadline = time.monotonic() + self.timeout
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
+                warnings.catch_warnings(record=True) as caught, self._alarm():
+            warnings.simplefilter("default")
+            for category in (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning):
+                warnings.filterwarnings("ignore", category=category)
+            try:
+                exec(compile(source, "<test>", "exec"), self.namespace)
+            except KernelDied:
+                raise
+            except _Alarm:
+                error = ("TimeoutError", f"The test cell ran longer than {self.timeout:g} s.")
+            except RecursionError:
+                error = ("RecursionError", "The test cell reached Python's recursion limit on your answer "
+                                           "(an expression or structure nested far too deeply?).")
+            except BaseException as e:  # noqa: BLE001 - whatever the test raised is its verdict
+                error = _verdict(e)
+            finally:
+                self.finish()
+        if quiet:
+            return []
+        stderr = err.getvalue() + "".join(
+            warnings.formatwarning(w.message, w.category, "<test>" if w.filename == "<test>" else w.filename, w.lineno)
+            for w in caught)
+        outputs = []
+        for name, text in (("stdout", out.getvalue()), ("stderr", stderr)):
+            if text:
+                if len(text) > MAX_OUTPUT:
+                    text = text[:MAX_OUTPUT] + f"\n[... {len(text) - MAX_OUTPUT} more characters not shown]\n"
+                outputs.append({"output_type": "stream", "name": name, "text": text})
+        if error is not None:
+            ename, evalue = error
+            outputs.append({"output_type": "error", "ename": ename, "evalue": evalue,
+                            "traceback": [f"{ename}: {evalue}"]})
+        return outputs
+
+    @contextlib.contextmanager
+    def _alarm(self):
+        """A limit on the grader's own time in a test cell (a SymPy simplification that never
+        ends): SIGALRM, where the grader runs in the main thread."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def on_alarm(signum, frame):
+            raise _Alarm()
+
+        previous = signal.signal(signal.SIGALRM, on_alarm)
+        signal.setitimer(signal.ITIMER_REAL, self.timeout + 5)
+        try:
+            yield
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+
+
+def _verdict(error):
+    """(ename, evalue) of what a test cell raised, as the student reads it."""
+    if isinstance(error, StudentError):
+        kind = type(error).kind if not isinstance(error, (KernelTimeout, BadReply)) else type(error).__name__
+        if isinstance(error, KernelTimeout):
+            return "TimeoutError", str(error)
+        if isinstance(error, NoReply):
+            return "NoReply", f"The test could not run your code: {error}."
+        if isinstance(error, BadReply):
+            return "BadReply", f"The kernel sent {error}; the test cannot read it."
+        return kind, f"your code raised {kind}: {error}"
+    try:
+        message = str(error)
+    except Exception:  # noqa: BLE001
+        message = ""
+    return type(error).__name__, message
+
+
+# Notebooks whose test cells still run in the student's kernel (their tests build networks,
+# Matplotlib Axes and widgets in the kernel): see the README's threat model.
+IN_KERNEL = {"b5"}
+
+
+def in_kernel(nb):
+    """Whether a notebook's tests run in the kernel (IN_KERNEL) rather than in the grader."""
+    for cell in nb.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id") if isinstance(cell.metadata.get("nbgrader"), dict) else None
+        if isinstance(grade_id, str) and grade_id.endswith("-setup"):
+            return grade_id[:-len("-setup")] in IN_KERNEL
+    return False

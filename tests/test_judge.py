@@ -1,0 +1,259 @@
+"""Judging outside the kernel (course.judge, course.agent): the grader runs the test cells, the
+kernel only answers with values, and what comes back is read as data."""
+import base64
+import json
+
+import nbformat
+import numpy as np
+import pytest
+import sympy as sp
+
+from course import agent, judge
+from course.judge import BadReply, Judge, Kernel, KernelTimeout, StudentError, decode, read_sympy
+
+
+def local_kernel(namespace):
+    """A Kernel whose 'kernel' is course.agent in this process, over namespace."""
+    return Kernel(lambda text, timeout: (agent.serve(text, namespace), []))
+
+
+def judged(namespace, source):
+    """The outputs of a test cell judged against course.agent serving `namespace`."""
+    j = Judge(lambda text, timeout: (agent.serve(text, namespace), []), timeout=30)
+    try:
+        return j.run_test(source)
+    finally:
+        j.close()
+
+
+def errors(outputs):
+    return [(o["ename"], o["evalue"]) for o in outputs if o["output_type"] == "error"]
+
+
+# ---------------------------------------------------------------------------------------------
+# What comes out of the kernel is data.
+
+def _array(a, dtype=None, shape=None, raw=None):
+    a = np.asarray(a)
+    return {"$a": {"dtype": dtype or a.dtype.str, "shape": list(a.shape if shape is None else shape),
+                   "b64": base64.b64encode(a.tobytes() if raw is None else raw).decode()}}
+
+
+@pytest.mark.parametrize("value, why", [
+    (_array(np.zeros(3), dtype="|O"), "dtype object"),
+    (_array(np.zeros(3), shape=[4]), "bytes do not match"),
+    (_array(np.zeros(2), dtype="|V16"), "is not data"),
+    ({"$fn": {"code": "", "name": "f", "defaults": None, "kwdefaults": None, "closure": []}}, "does not read"),
+    ({"$pickle": "gASVAAAAAAAAAAA="}, "does not read"),
+    ({"$d": [[[1, 2], 3]]}, "cannot be a key"),
+    ({"$sym": "__import__('os').system('true')"}, "not SymPy"),
+    ({"$g": {"bit_generator": "MT19937", "state": {}}}, "random generator"),
+])
+def test_the_grader_reads_only_data(value, why):
+    with pytest.raises(BadReply, match=why):
+        decode(value, None)
+
+
+def test_a_value_nested_too_deeply_is_refused():
+    value = 1.0
+    for _ in range(200):
+        value = [value]
+    with pytest.raises(BadReply, match="nested too deeply"):
+        decode(value, None)
+
+
+@pytest.mark.parametrize("text", [
+    "Symbol('x').__class__",
+    "(lambda: 1)()",
+    "sympify('x')",
+    "Symbol('x', evaluate=__import__('os'))",
+    "Add(" * 300 + "Integer(1)" + ")" * 300,
+    "eval('1')",
+])
+def test_sympy_text_is_read_without_eval(text):
+    with pytest.raises(BadReply):
+        read_sympy(text)
+
+
+def test_sympy_expressions_come_back_unchanged():
+    x, i, j, m = sp.IndexedBase("x"), sp.Symbol("i"), sp.Symbol("j"), sp.Symbol("m", positive=True, integer=True)
+    eps, f = sp.Symbol("eps", positive=True), sp.Function("f")
+    for expr in (sp.Sum(x[j], (j, 1, m)) / m, (x[i] - 3) / sp.sqrt(sp.Rational(14, 3) + eps),
+                 sp.Float("1.5") * f(eps) + sp.oo, sp.KroneckerDelta(i, j) * sp.exp(-eps)):
+        assert read_sympy(sp.srepr(expr)) == expr
+
+
+# ---------------------------------------------------------------------------------------------
+# Calls, objects and what the student's code changes.
+
+STUDENT = '''
+import numpy as np
+
+def scale_in_place(a, factor):
+    a *= factor
+    return None
+
+def draw(rng, n):
+    return rng.normal(size=n)
+
+def talk(x):
+    print("computing", x)
+    return x + 1
+
+class Layer:
+    def __init__(self, d):
+        self.gamma = np.ones(d)
+
+    def forward(self, x):
+        return self.gamma * x
+
+def broken():
+    raise ValueError("the shapes do not match")
+'''
+
+
+def student_namespace():
+    namespace = {"__name__": "__main__"}
+    exec(STUDENT, namespace)
+    return namespace
+
+
+def test_an_array_changed_in_place_is_changed_for_the_test_too():
+    namespace = student_namespace()
+    outputs = judged(namespace, "a = np.arange(3.0)\nscale_in_place(a, 2.0)\nassert a.tolist() == [0.0, 2.0, 4.0], a\n")
+    assert errors(outputs) == []
+
+
+def test_a_generator_the_students_code_draws_from_moves_on_here_too():
+    namespace = student_namespace()
+    source = ("rng = np.random.default_rng(0)\nfirst = draw(rng, 3)\nsecond = rng.normal(size=3)\n"
+              "ref = np.random.default_rng(0)\nassert np.array_equal(first, ref.normal(size=3))\n"
+              "assert np.array_equal(second, ref.normal(size=3))\n")
+    assert errors(judged(namespace, "import numpy as np\n" + source)) == []
+
+
+def test_objects_stay_in_the_kernel_and_are_reached_through_requests():
+    namespace = student_namespace()
+    source = ("import numpy as np\nlayer = Layer(3)\nassert type(layer).__name__ == 'Layer'\n"
+              "layer.gamma = np.array([1.0, 2.0, 3.0])\n"
+              "assert layer.forward(np.ones(3)).tolist() == [1.0, 2.0, 3.0]\n"
+              "g = layer.gamma\ng[0] = 100.0  # a copy: the kernel's gamma is unchanged\n"
+              "assert layer.forward(np.ones(3))[0] == 1.0\n")
+    assert errors(judged(namespace, source)) == []
+
+
+def test_what_the_students_code_prints_and_raises_reaches_the_test_cell():
+    namespace = student_namespace()
+    outputs = judged(namespace, "assert talk(1) == 2\nbroken()\n")
+    assert "computing 1" in "".join(o.get("text", "") for o in outputs)
+    assert errors(outputs) == [("ValueError", "your code raised ValueError: the shapes do not match")]
+    outputs = judged(namespace, "try:\n    broken()\nexcept ValueError as e:\n    print('caught', type(e).__name__)\n")
+    assert errors(outputs) == [] and "caught ValueError" in outputs[0]["text"]
+
+
+def test_a_name_the_student_never_defined_is_a_name_error():
+    outputs = judged(student_namespace(), "batchnorm_forward(1)\n")
+    assert errors(outputs) == [("NameError", "your code raised NameError: name 'batchnorm_forward' is not defined")]
+
+
+def test_a_function_of_the_test_runs_in_the_kernel_with_the_values_it_closes_over():
+    """It sees the kernel's globals, not the test's: only what it closes over is sent along."""
+    namespace = student_namespace()
+    namespace["apply"] = lambda f, v: f(v)
+    source = ("import numpy as np\n"
+              "def check():\n    W = np.array([2.0, 3.0])\n    def times_w(v):\n        return v * W\n"
+              "    assert apply(times_w, np.ones(2)).tolist() == [2.0, 3.0]\n\ncheck()\n"
+              "LIMIT = 3\nassert apply(lambda v: v < LIMIT, 1)\n")
+    outputs = judged(namespace, source)
+    assert errors(outputs) == [("NameError", "your code raised NameError: name 'LIMIT' is not defined")]
+
+
+def test_a_reply_the_student_forged_is_only_a_value():
+    """The student's kernel may answer anything; a forged reply is a value the checks judge."""
+    forged = Kernel(lambda text, timeout: (json.dumps({"ok": {"$d": [["verdict", "pass"]]}}), []))
+    assert forged.request("get", name="batchnorm_forward") == {"verdict": "pass"}
+    for reply in ("not json", json.dumps([1]), json.dumps({"error": {"type": 1}}), "x" * (judge.MAX_REPLY + 1)):
+        with pytest.raises(BadReply):
+            Kernel(lambda text, timeout, r=reply: (r, [])).request("get", name="f")
+
+
+def test_a_kernel_that_does_not_answer_in_time_fails_the_test_only():
+    def send(text, timeout):
+        raise TimeoutError()
+
+    j = Judge(send, timeout=1)
+    outputs = j.run_test("f = batchnorm_forward\n")
+    assert errors(outputs)[0][0] == "TimeoutError"
+    assert issubclass(KernelTimeout, StudentError)
+
+
+def test_the_hidden_part_is_what_the_kernel_never_sees():
+    source = "visible()\n### BEGIN HIDDEN TESTS\nhidden()\n### END HIDDEN TESTS\nafter()\n"
+    assert judge.hidden_removed(source) == "visible()\nafter()\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# In a real kernel, through nbgrader's Execute.
+
+def _test_cell(source, grade_id, points=1.0):
+    return nbformat.v4.new_code_cell(source, metadata={"nbgrader": {
+        "grade": True, "solution": False, "locked": True, "grade_id": grade_id, "points": points,
+        "schema_version": 3}})
+
+
+def _run(cells, tmp_path, timeout=60):
+    from course.execute import IsolatedExecute
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = cells
+    executed, _ = IsolatedExecute(timeout=timeout).preprocess(nb, {"metadata": {"path": str(tmp_path)}})
+    return executed
+
+
+def test_a_real_kernel_answers_and_hidden_tests_never_reach_it(tmp_path):
+    from nbgrader.utils import determine_grade
+
+    cells = [
+        nbformat.v4.new_code_cell("import numpy as np\n\ndef double(x):\n    print('doubling')\n    return 2 * x\n"),
+        _test_cell("assert double(2) == 4\n### BEGIN HIDDEN TESTS\n_secret = np.arange(3.0)\n"
+                   "assert np.array_equal(double(_secret), 2 * _secret), 'double is wrong'\n### END HIDDEN TESTS\n", "t1"),
+        nbformat.v4.new_code_cell("print(any('double is ' + 'wrong' in cell for cell in In), '_secret' in globals())"),
+    ]
+    executed = _run(cells, tmp_path)
+    assert determine_grade(executed.cells[1]) == (1.0, 1.0)
+    assert "doubling" in executed.cells[1].outputs[0]["text"]
+    assert executed.cells[2].outputs[0]["text"].strip() == "False False"
+
+
+def test_a_call_past_the_timeout_fails_its_test_and_the_next_test_is_judged(tmp_path):
+    from nbgrader.utils import determine_grade
+
+    cells = [
+        nbformat.v4.new_code_cell("def forever():\n    while True:\n        pass\n\ndef one():\n    return 1\n"),
+        _test_cell("forever()\n", "slow"),
+        _test_cell("assert one() == 1\n", "fast"),
+    ]
+    executed = _run(cells, tmp_path, timeout=5)
+    assert determine_grade(executed.cells[1]) == (0, 1.0)
+    assert executed.cells[1].outputs[-1]["ename"] == "TimeoutError"
+    assert determine_grade(executed.cells[2]) == (1.0, 1.0)
+
+
+def test_an_ipython_that_never_runs_the_requests_fails_the_tests_with_a_reason(tmp_path):
+    """An input transformer that turns every cell into `pass` stops course.agent from starting: the
+    tests fail with a message (the notebook is still graded), they do not pass."""
+    from nbgrader.utils import determine_grade
+
+    cells = [
+        nbformat.v4.new_code_cell("def one():\n    return 1\n\n"
+                                  "get_ipython().input_transformers_cleanup.append(lambda lines: ['pass\\n'])\n"),
+        _test_cell("assert one() == 2, 'one() should be 2'\n", "t"),
+    ]
+    executed = _run(cells, tmp_path)
+    assert determine_grade(executed.cells[1]) == (0, 1.0)
+    assert executed.cells[1].outputs[-1]["ename"] == "NoReply"
+
+
+def test_a_huge_power_is_read_as_a_formula_not_computed():
+    expr = read_sympy("Pow(Integer(10), Integer(1000000000))")
+    assert isinstance(expr, sp.Pow) and expr.exp == 10**9
