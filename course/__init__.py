@@ -17,7 +17,7 @@ What students' kernels import ends here; the rest is the instructor's grader (dr
   - course.repair      read and repair: a handed-in notebook rebuilt around the instructor's cells
   - course.execute     run: nbgrader's autograde with a kernel of its own, in the sandbox (course.sandbox)
   - course.judge       judge: each test cell run in the grader, the kernel asked only for values
-  - course.review      the scan of the student's code and the definitions-only re-run
+  - course.review      the scan of the student's code, a review aid
   - course.record      the grades into the class gradebook, and its export
   - course.table       the grade table and lists printed after grading
 - course.workers     the worker processes that grade students (one that dies is replaced)

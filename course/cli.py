@@ -40,8 +40,8 @@ def _report(grades, root):
         print(problems)
     flags = table.format_flags(grades)
     if flags:
-        print("\nTo review (student code that looks like a trick; the grades above already are "
-              "those of the definitions-only re-run where it scored lower):")
+        print("\nTo review (student code that looks like a trick; it changed no grade above: "
+              "the grader judges every test itself):")
         print(flags)
     late = [f"{student} {row.name}: {row.late_penalty:g} points off (late-penalty settings in nbgrader_config.py)"
             for student, rows in grades.items() for row in rows if row.late_penalty]

@@ -19,7 +19,7 @@ from traitlets import Bool, Enum, Type
 
 from course import sandbox
 from course.agent import PROMPT
-from course.judge import Judge, KernelDied, NoReply, hidden_removed, in_kernel
+from course.judge import Judge, KernelDied, NoReply, hidden_removed
 
 
 class _GradingKernelClient(AsyncKernelClient):
@@ -277,14 +277,17 @@ class IsolatedExecute(Execute):
         """End the loop (the test cell is judged): the kernel goes back to idle."""
         loop, self._loop = self._loop, None
         self.kc.input("done")
-        deadline = time.monotonic() + INTERRUPT_GRACE
-        while time.monotonic() < deadline:
-            try:
-                msg = await self.kc.shell_channel.get_msg(timeout=max(deadline - time.monotonic(), 0.01))
-            except Empty:
+        for attempt in range(2):  # a loop still waiting (the student's code called input() itself) is interrupted
+            deadline, ended = time.monotonic() + INTERRUPT_GRACE, False
+            while not ended and time.monotonic() < deadline:
+                try:
+                    msg = await self.kc.shell_channel.get_msg(timeout=max(deadline - time.monotonic(), 0.01))
+                except Empty:
+                    break
+                ended = msg.get("parent_header", {}).get("msg_id") == loop
+            if ended or attempt:
                 break
-            if msg.get("parent_header", {}).get("msg_id") == loop:
-                break
+            await self.km.interrupt_kernel()
         while True:  # what the loop left on IOPub (its status messages) is of no use
             try:
                 msg = await self.kc.iopub_channel.get_msg(timeout=0.05)
@@ -295,7 +298,7 @@ class IsolatedExecute(Execute):
                 break
 
     def preprocess(self, nb, resources=None, km=None):
-        if self.judge and not in_kernel(nb):
+        if self.judge:
             locked = [(index, cell.source) for index, cell in enumerate(nb.cells)
                       if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("locked")
                       and not cell.metadata.get("nbgrader", {}).get("grade")

@@ -3,9 +3,10 @@
 The stages a submission passes through, one module each:
 - read and repair (course.repair): the handed-in file read, the notebook rebuilt around the
   instructor's cells, however its metadata was mangled;
-- run sandboxed (course.execute, course.sandbox): nbgrader's autograde in a private scratch
-  course, the kernel in the sandbox;
-- review (course.review): the scan of the student's code, the definitions-only re-run;
+- run sandboxed and judge (course.execute, course.sandbox, course.judge): nbgrader's autograde in
+  a private scratch course, the kernel in the sandbox running the student's code, each test cell
+  judged in the grading process, the kernel asked only for values (course.agent);
+- review (course.review): the scan of the student's code, for the instructor to review;
 - record (course.record): the scratch gradebook's grades into the class gradebook, the export;
 - report (course.table, course.report): the table, the problems, the class report.
 
@@ -34,13 +35,11 @@ from course.coursedir import (
 from course.progress import GradingProgress
 from course.record import export_csv, merge_outcome, read_grades, scratch_grades, set_scratch_grades, task_ids
 from course.repair import read_submission, repair
-from course.judge import in_kernel
-from course.review import crosscheck_version, notebook_rules, scan_notebook, skip_tag_flags
+from course.review import notebook_rules, scan_notebook, skip_tag_flags
 from course.workers import Workers
 
 SUBMISSION_FILES = ("timestamp.txt", "submission_secret.txt")  # written by nbgrader submit
 SCRATCH_ID = "student"          # the id a submission has inside its private scratch course
-CROSSCHECK_ID = "crosscheck"    # ... and its definitions-only version
 DEFAULT_MEMORY_MB = 4096        # address space of a student's kernel (and of its grading process)
 
 
@@ -54,7 +53,6 @@ class NotebookOutcome:
     comments: dict = field(default_factory=dict)  # grade_id -> auto_comment
     flags: list = field(default_factory=list)
     seconds: float = 0.0
-    crosschecked: bool = False                    # graded a second time, definitions only
     late_penalty: float | None = None             # nbgrader's AssignLatePenalties, in the scratch course
 
 
@@ -88,8 +86,8 @@ def _ungraded_page(path, notebook, problem):
 
 
 def _grade_notebook(api, scratch, task, assignment, path, source_path, row, outcome):
-    """Read, repair, scan and autograde one handed-in notebook in the scratch course (then
-    cross-check it); True when it was graded, else row.problem says why."""
+    """Read, repair, scan and autograde one handed-in notebook in the scratch course; True when it
+    was graded, else row.problem says why."""
     from nbgrader.api import Gradebook
 
     nb, row.problem = read_submission(path)
@@ -119,16 +117,6 @@ def _grade_notebook(api, scratch, task, assignment, path, source_path, row, outc
     # that was graded always awaits the grader's hand.
     for grade_id in task_ids(source_nb):
         row.grades[grade_id] = (None, True)
-    if task.get("crosscheck", True) and in_kernel(source_nb):  # judged in the grader: nothing to re-run
-        try:
-            variant = crosscheck_version(repaired, rules)
-        except Exception as error:  # noqa: BLE001 (code too deep to rewrite: graded as handed in)
-            variant = None
-            row.flags.append(f"the definitions-only re-run could not be built ({type(error).__name__}); "
-                             "scored as handed in")
-        if variant is not None:
-            row.crosschecked = True
-            _crosscheck(api, scratch, assignment, path.name, variant, row)
     return True
 
 
@@ -136,13 +124,12 @@ def grade_student(task, report=None):
     """Autograde one student's submissions in a private scratch course and copy the autograded
     notebooks and feedback into the course. Runs in a worker process; returns a StudentOutcome.
 
-    task: dict(root, template, student, timeout, crosscheck, feedback, duedates, and killed:
+    task: dict(root, template, student, timeout, feedback, duedates, and killed:
     {"part_b/b1_forward": why} for notebooks that killed an earlier worker, scored 0 with that
     reason); report(step, scratch), if given, is called before each notebook (course.workers).
     Each notebook is read and repaired (course.repair) and graded
     on its own (a kernel that dies loses only its notebook), in a kernel started in an empty
-    folder; then, where the student's cells do more than define things, once more with only their
-    definitions (crosscheck_version), each test keeping the lower of the two scores.
+    folder, each test cell judged in this process (course.judge).
     """
     from nbgrader.api import Gradebook
 
@@ -255,30 +242,6 @@ def _autograde_notebook(api, scratch, assignment, name, student, row):
     return False
 
 
-def _crosscheck(api, scratch, assignment, name, variant, row):
-    """Grade the definitions-only version of a notebook; each test keeps the lower score."""
-    from nbgrader.api import Gradebook
-
-    target = scratch / "submitted" / CROSSCHECK_ID / assignment
-    target.mkdir(parents=True, exist_ok=True)
-    nbformat.write(variant, str(target / name))
-    rerun = NotebookOutcome(assignment, row.notebook)
-    if not _autograde_notebook(api, scratch, assignment, name, CROSSCHECK_ID, rerun):
-        row.flags.append(f"the definitions-only re-run could not be graded ({rerun.problem}); scored as handed in")
-        return
-    with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
-        other, _ = scratch_grades(gb, row.notebook, assignment, CROSSCHECK_ID)
-    lowered = []
-    for grade_id, (score, manual) in row.grades.items():
-        alternative = other.get(grade_id, (score, manual))[0]
-        if score is not None and alternative is not None and alternative < score:
-            row.grades[grade_id] = (alternative, manual)
-            lowered.append(f"{grade_id} {score:g} -> {alternative:g}")
-    if lowered:
-        row.flags.append("graded with the definitions only of the student's cells (top-level code dropped, "
-                         "hidden-test names unreachable), which scored lower: " + ", ".join(lowered))
-
-
 def _init_worker(memory_mb):
     """A grading process: a memory ceiling for it and the kernels it starts, one BLAS thread
     (the same numbers in serial and parallel runs), and no gradebook address for student code."""
@@ -367,7 +330,7 @@ def find_students(root):
 
 
 def grade_class(root=None, students=None, feedback=True, export=True, progress=print, jobs=1,
-                timeout=None, memory_mb=DEFAULT_MEMORY_MB, db_url=None, crosscheck=True, bar=False,
+                timeout=None, memory_mb=DEFAULT_MEMORY_MB, db_url=None, bar=False,
                 unsandboxed=False):
     """Autograde every submission in submitted/ (or only `students`), write HTML feedback and
     exports/grades.csv. Returns ClassGrades {student: [NotebookGrade]}.
@@ -403,7 +366,7 @@ def grade_class(root=None, students=None, feedback=True, export=True, progress=p
         with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
             duedates = {a.name: a.duedate for a in gb.assignments if a.duedate}
         tasks = [dict(root=str(root), template=template, student=s, timeout=timeout, sandbox=sandboxed,
-                      crosscheck=crosscheck, feedback=feedback, duedates=duedates) for s in students]
+                      feedback=feedback, duedates=duedates) for s in students]
         per_student = sum(len(source_notebooks(root, a)) for a in assignments(root))
         with Workers(jobs, _init_worker, (memory_mb,), grade_student) as pool, GradingProgress(
                 len(tasks), len(tasks) * per_student, enabled=None if bar else False) as shown:

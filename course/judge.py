@@ -151,6 +151,8 @@ def decode(value, kernel, depth=0):
         return read_sympy(body)
     if tag == "$g" and type(body) is dict:
         return _generator(body)
+    if tag == "$o" and type(body) is list and len(body) == 2:
+        return _course_object(body[0], decode(body[1], kernel, depth + 1))
     raise BadReply(f"a value tagged {tag!r} that the grader does not read")
 
 
@@ -167,6 +169,30 @@ def _generator(state):
     except (TypeError, ValueError, OverflowError):
         raise BadReply("a malformed random generator") from None
     return generator
+
+
+def _value_classes():
+    """The course's classes that cross as their state (course.agent.VALUE_CLASSES)."""
+    from course.data import Split
+    from course.mlp import MLP, BatchNorm
+
+    return {"course.mlp.MLP": MLP, "course.mlp.BatchNorm": BatchNorm, "course.data.Split": Split}
+
+
+def _course_object(name, state):
+    """One of the course's objects, from the state the kernel sent: a Split from its four arrays,
+    a network or its batch norm from their attributes (data and handles, checked by the code that
+    uses them as for any value)."""
+    kind = _value_classes().get(name) if type(name) is str else None
+    if kind is None:
+        raise BadReply("an object of a class the grader does not rebuild")
+    if isinstance(state, tuple) and kind is _value_classes()["course.data.Split"] and len(state) == 4:
+        return kind(*state)
+    if type(state) is dict and all(type(k) is str and k.isidentifier() for k in state) and not issubclass(kind, tuple):
+        obj = kind.__new__(kind)
+        vars(obj).update(state)
+        return obj
+    raise BadReply("a malformed object of the course's")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -283,6 +309,10 @@ def encode(value, depth=0):
     if isinstance(value, np.generic) and value.dtype.kind in _NUMERIC_KINDS:
         a = np.asarray(value)
         return {"$s": {"dtype": a.dtype.str, "shape": [], "b64": base64.b64encode(a.tobytes()).decode()}}
+    name = f"{kind.__module__}.{kind.__qualname__}"
+    if name in ("course.mlp.MLP", "course.mlp.BatchNorm", "course.data.Split"):
+        state = tuple(value) if isinstance(value, tuple) else dict(vars(value))
+        return {"$o": [name, encode(state, depth + 1)]}
     if isinstance(value, list):
         return [encode(v, depth + 1) for v in value]
     if isinstance(value, tuple):
@@ -375,6 +405,12 @@ class Remote:
     def __hash__(self):
         return id(self)
 
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        return self  # a handle: a copy would name the same object of the kernel
+
 
 class RemoteCallable(Remote):
     __slots__ = ()
@@ -415,7 +451,13 @@ class Kernel:
         self.deadline = None
         self.sent = 0
 
+    def apply(self, function, args, kwargs):
+        """function(*args, **kwargs) run in the kernel (course.testing.in_kernel)."""
+        return self.request("apply", function=function, args=list(args), kwargs=dict(kwargs))
+
     def request(self, op, **fields):
+        if "function" in fields:
+            fields["function"] = encode(fields["function"])
         if "args" in fields:
             args = fields["args"]
             fields["args"] = [encode(a) for a in args]
@@ -450,7 +492,7 @@ class Kernel:
             raise student_error(error["type"][:80], error["message"][:4000])
         if "ok" not in reply:
             raise BadReply("the kernel's reply holds no value")
-        if op == "call" and reply.get("writeback"):
+        if op in ("call", "apply") and reply.get("writeback"):
             _write_back(args, kwargs, reply["writeback"], self)
         return decode(reply["ok"], self)
 
@@ -478,6 +520,10 @@ def _write_back(args, kwargs, changes, kernel):
         new = decode(value, kernel)
         if type(target) is np.random.Generator and type(new) is np.random.Generator:
             target.bit_generator.state = new.bit_generator.state
+            continue
+        if type(new) is type(target) and not isinstance(target, (np.ndarray, tuple)) and hasattr(target, "__dict__"):
+            vars(target).clear()
+            vars(target).update(vars(new))  # a network the student's code trained in place
             continue
         if not isinstance(target, np.ndarray) or not isinstance(new, np.ndarray):
             raise BadReply("a changed argument that is not an array")
@@ -566,7 +612,7 @@ class Judge:
         error = None
         self.kernel.deadline = time.monotonic() + self.timeout
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
-                warnings.catch_warnings(record=True) as caught, self._alarm():
+                warnings.catch_warnings(record=True) as caught, self._alarm(), self._in_kernel():
             warnings.simplefilter("default")
             for category in (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning):
                 warnings.filterwarnings("ignore", category=category)
@@ -599,6 +645,17 @@ class Judge:
             outputs.append({"output_type": "error", "ename": ename, "evalue": evalue,
                             "traceback": [f"{ename}: {evalue}"]})
         return outputs
+
+    @contextlib.contextmanager
+    def _in_kernel(self):
+        """course.testing.in_kernel(f, ...) runs f in the student's kernel while this judge runs a cell."""
+        from course import testing
+
+        previous, testing._apply = testing._apply, self.kernel.apply
+        try:
+            yield
+        finally:
+            testing._apply = previous
 
     @contextlib.contextmanager
     def _alarm(self):
@@ -637,16 +694,3 @@ def _verdict(error):
         message = ""
     return type(error).__name__, message
 
-
-# Notebooks whose test cells still run in the student's kernel (their tests build networks,
-# Matplotlib Axes and widgets in the kernel): see the README's threat model.
-IN_KERNEL = {"b5"}
-
-
-def in_kernel(nb):
-    """Whether a notebook's tests run in the kernel (IN_KERNEL) rather than in the grader."""
-    for cell in nb.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id") if isinstance(cell.metadata.get("nbgrader"), dict) else None
-        if isinstance(grade_id, str) and grade_id.endswith("-setup"):
-            return grade_id[:-len("-setup")] in IN_KERNEL
-    return False

@@ -20,7 +20,6 @@ class NotebookGrade:
     problem: str = ""               # why the notebook was not graded (it then scores 0)
     flags: list = field(default_factory=list)     # what in the student's code needs a look
     seconds: float = 0.0            # autograde run time
-    crosschecked: bool = False      # also graded with the definitions of the student's cells only
     late_penalty: float = 0.0       # points taken off for a late submission (nbgrader_config.py)
 
     @property
@@ -137,7 +136,6 @@ def read_grades(api, root, students, maxima=None, outcomes=None):
                 if (assignment, notebook) in ran:
                     outcome = ran[(assignment, notebook)]
                     row.problem, row.flags, row.seconds = outcome.problem, outcome.flags, outcome.seconds
-                    row.crosschecked = outcome.crosschecked
                 autograded = root / "autograded" / student / assignment / f"{notebook}.ipynb"
                 row.messages = failure_messages(autograded)
                 rows.append(row)

@@ -40,7 +40,7 @@ MISTAKE_PATTERNS = (
 NOT_ANSWERED = "not answered (the answer cell still raises NotImplementedError)"
 ANSWER_FAILS = "the answer cell itself fails: {}"
 NOT_RECOGNISED = "not recognised"
-LOWER_IN_RERUN = "scored lower in the definitions-only re-run (see the review list)"
+NO_MESSAGE = "lost points without a message (see the autograded notebook)"
 
 
 def mistake_of(message, answer_error=""):
@@ -171,7 +171,7 @@ class ClassReport:
 
 def named(mistake):
     """True for the name of a known mistake, False for the other kinds of failure."""
-    return mistake not in (NOT_RECOGNISED, NOT_ANSWERED, LOWER_IN_RERUN) and not mistake.startswith(
+    return mistake not in (NOT_RECOGNISED, NOT_ANSWERED, NO_MESSAGE) and not mistake.startswith(
         ANSWER_FAILS.format(""))
 
 
@@ -235,7 +235,7 @@ def _tally(by_test, grades, autograded, student, students):
         if messages is None:
             messages, answer_error = _test_messages(autograded)
         message = messages.get(grade.name)
-        mistake = mistake_of(message, answer_error) if message else LOWER_IN_RERUN
+        mistake = mistake_of(message, answer_error) if message else NO_MESSAGE
         test.failures.setdefault(mistake, []).append(student)
         if message and mistake not in test.examples:
             test.examples[mistake] = _anonymise(message, students)

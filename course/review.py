@@ -1,6 +1,6 @@
-"""Review the student's code: the scan for tricks, and the definitions-only version of a notebook."""
+"""Review the student's code: the scan for tricks, a review aid for the instructor (it changes no grade:
+the grader judges every test itself, course.judge)."""
 import ast
-import copy
 from dataclasses import dataclass
 
 from course.execute import NBCLIENT_SKIP_TAG
@@ -220,69 +220,3 @@ def skip_tag_flags(nb):
             flags.append(f"{label}, tagged {NBCLIENT_SKIP_TAG!r} (which would stop it from running); "
                          "the tag was ignored")
     return flags
-
-
-class _HideNames(ast.NodeTransformer):
-    """Rename the hidden tests' names, so student code cannot reach them."""
-
-    def __init__(self, hidden):
-        self.hidden = hidden
-
-    def visit_Name(self, node):
-        if node.id in self.hidden:
-            node.id += "_not_available"
-        return node
-
-    def visit_Constant(self, node):
-        if isinstance(node.value, str) and node.value in self.hidden:
-            node.value += "_not_available"
-        return node
-
-
-def definitions_only(code, rules):
-    """A cell of student code reduced to its definitions: imports, functions, classes and
-    assignments to plain names, none of which may redefine a name the tests use, and a final
-    `a, b` that shows values; names of the hidden tests made unreachable. Everything else at the top level (calls, loops, attribute
-    assignments such as `np.allclose = ...`) is dropped. Returns the new code, or `code` itself
-    when nothing changes."""
-    text, tree = _python_source(code)
-    if tree is None:
-        return code
-    kept = []
-    for node in tree.body:
-        bound = _bound_names(ast.Module(body=[node], type_ignores=[]))
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
-            ok = ast.dump(node) in rules.imports or (
-                not any(a.name == "*" for a in node.names) and not bound & rules.protected)
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            ok = node.name not in rules.protected
-        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            ok = all(isinstance(t, ast.Name) or (isinstance(t, ast.Tuple) and all(
-                isinstance(e, ast.Name) for e in t.elts)) for t in targets) and not bound & rules.protected
-        elif isinstance(node, ast.Expr):  # showing a value (`a, b` at the end of a cell) runs no code
-            ok = all(isinstance(n, (ast.Name, ast.Constant, ast.Tuple, ast.Load)) for n in ast.walk(node.value))
-        else:
-            ok = False
-        if ok:
-            kept.append(node)
-    dropped = len(kept) != len(tree.body)
-    before = ast.dump(ast.Module(body=kept, type_ignores=[]))
-    free = rules.hidden - _all_bound(tree)  # hidden names the student uses without defining them
-    module = _HideNames(free).visit(ast.Module(body=kept, type_ignores=[]))
-    renamed = ast.dump(module) != before
-    if not dropped and not renamed:
-        return code
-    return ast.unparse(module) or "pass"
-
-
-def crosscheck_version(nb, rules):
-    """nb with every student cell reduced by definitions_only(); None when that changes nothing."""
-    variant = copy.deepcopy(nb)
-    changed = False
-    for index, _, code in student_cells(variant, rules):
-        new = definitions_only(code, rules)
-        if new != code:
-            variant.cells[index].source = new
-            changed = True
-    return variant if changed else None

@@ -59,7 +59,7 @@ def format_problems(grades, limit=3):
 
 
 def format_flags(grades):
-    """What the scan and the definitions-only re-run found in student code, per notebook."""
+    """What the scan found in student code, per notebook."""
     lines = []
     for student, rows in grades.items():
         for row in rows:

@@ -46,6 +46,7 @@ __all__ = [
     "check_callable",
     "compare",
     "case",
+    "in_kernel",
 ]
 
 
@@ -258,3 +259,20 @@ def case(description):
         detail = str(error) or "(no message)"
         raise CheckFailed(f"For {description}, your code raised {_type(error).__name__}: {detail}\n"
                           "Hint: run this case yourself, with an input of this shape.") from None
+
+
+_apply = None  # set by the grader (course.judge) while it judges a test cell
+
+
+def in_kernel(function, *args, **kwargs):
+    """function(*args, **kwargs), run where the student's code runs.
+
+    In JupyterLab that is here. When the grader judges a test cell in its own process
+    (course.judge), the function is sent to the student's kernel and runs there (it sees the
+    kernel's globals; what it closes over is sent along): for a test that must build something in
+    the kernel for the student's code to use (Matplotlib Axes to draw on), or look at an object
+    that stays there (isinstance of a widget). What it returns comes back as a value.
+    """
+    if _apply is not None:
+        return _apply(function, args, kwargs)
+    return function(*args, **kwargs)

@@ -35,7 +35,7 @@ import matplotlib.pyplot  # noqa: E402,F401
 import numpy  # noqa: E402,F401
 
 from course.execute import skipped_when_grading  # noqa: E402
-from course.judge import Judge, KernelDied, hidden_removed, in_kernel  # noqa: E402
+from course.judge import Judge, KernelDied, hidden_removed  # noqa: E402
 
 
 def nbgrader_config():
@@ -259,13 +259,11 @@ def _scored(m, error, stderr, value=None):
     return dict(grade_id=m["grade_id"], max_points=points, score=score, error=error, stderr=stderr)
 
 
-def run(nb, timeout=120, skip=True, judged=None):
+def run(nb, timeout=120, skip=True, judged=True):
     """Run nb's code cells top to bottom in a forked child; return the scored Result.
     skip=False runs the cells the grader skips as well (figures, experiments). The test cells are
-    judged here, in this process, as the grader does (course.judge), unless the notebook is one
-    whose tests still run in the kernel (judged=False, or course.judge.IN_KERNEL)."""
-    if judged is None:
-        judged = not in_kernel(nb)
+    judged here, in this process, as the grader does (course.judge); judged=False runs them in
+    the child, as plain nbgrader runs them in the kernel."""
     to_parent_r, to_parent_w = os.pipe()
     to_child_r, to_child_w = os.pipe()
     pid = os.fork()
@@ -285,6 +283,8 @@ def run(nb, timeout=120, skip=True, judged=None):
     replies, requests = os.fdopen(to_parent_r), os.fdopen(to_child_w, "w")
     judge, judged_cells, locked_done = None, [], 0
     data = None
+    execution = os.environ.get("NBGRADER_EXECUTION")
+    os.environ["NBGRADER_EXECUTION"] = "autograde"  # as nbgrader's autograde sets it for the grader
     try:
         while True:
             line = replies.readline()
@@ -314,6 +314,10 @@ def run(nb, timeout=120, skip=True, judged=None):
             judged_cells.append((index, _scored(meta(cell), error, "" if IGNORE_STDERR.search(stderr) else stderr),
                                  "".join(o["text"] for o in outputs if o["output_type"] == "stream" and o["name"] == "stdout")))
     finally:
+        if execution is None:
+            os.environ.pop("NBGRADER_EXECUTION", None)
+        else:
+            os.environ["NBGRADER_EXECUTION"] = execution
         if judge is not None:
             with contextlib.suppress(Exception):
                 judge.close()

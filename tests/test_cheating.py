@@ -10,11 +10,8 @@ Layers, each tested here:
    which keeps the visible tests honest in the student's own kernel;
 3. the kernel runs in the sandbox, in an empty folder: no hidden tests, gradebook or handed-in
    modules to reach;
-4. a static scan of the student's cells flags tricks for review in the grade report;
-5. for the notebooks whose tests still run in the kernel (course.judge.IN_KERNEL), a
-   definitions-only re-run: each notebook whose student cells do more than define things is
-   graded again with only their imports, functions, classes and plain assignments, names of the
-   hidden tests made unreachable; each test keeps the lower score.
+4. a static scan of the student's cells flags tricks for review in the grade report (it changes
+   no grade).
 The sample class's cheating students (tests/sample_class.py) must score exactly what the same
 code without its trick scores (tests/test_faults.py checks every student's table row).
 """
@@ -55,7 +52,7 @@ def test_honest_students_are_not_flagged(graded_class):  # noqa: F811
 
 def test_the_tricks_would_have_worked_in_the_kernel(graded_class):  # noqa: F811
     """Judged in the kernel, as plain nbgrader judges, these tricks keep points their answers do not
-    earn; judged in the grader they change nothing, and no definitions-only re-run was needed."""
+    earn; judged in the grader they change nothing."""
     root, subs, grades, expected = graded_class
     by_name = {sub.student: sub for sub in subs}
     for student in ("cheat-test-helpers", "cheat-rebind-inside"):
@@ -63,7 +60,7 @@ def test_the_tricks_would_have_worked_in_the_kernel(graded_class):  # noqa: F811
         in_kernel = nbrun.run(handed_in, judged=False)
         assert in_kernel.score > expected[student]["b1_forward"], (student, in_kernel.score, in_kernel.messages())
         row = _row(grades, student, "b1_forward")
-        assert row.score == expected[student]["b1_forward"] and not row.crosschecked, (student, row.flags)
+        assert row.score == expected[student]["b1_forward"], (student, row.flags)
 
 
 # The answers catalogue's own cheats (WRONG answers that try a trick); every other answer is honest.
@@ -85,23 +82,6 @@ def test_the_scan_flags_the_catalogues_cheats_and_nothing_else():
 
 def _rules():
     return review.notebook_rules(nbrun.load("part_b/b1_forward.ipynb"))
-
-
-def test_definitions_only_keeps_definitions_and_drops_tampering():
-    code = ("import numpy as np\nimport math\n"
-            "np.allclose = lambda *a, **k: True\n"
-            "check_array = print\n"
-            "get_ipython().input_transformers_cleanup.append(lambda lines: ['pass\\n'])\n"
-            "SCALE = 2.0\n"
-            "def batchnorm_forward(x, gamma, beta, eps=1e-5):\n    return _expected(x, gamma, beta), None\n"
-            "for i in range(3):\n    print(i)\n")
-    reduced = review.definitions_only(code, _rules())
-    assert "np.allclose" not in reduced and "check_array" not in reduced and "get_ipython" not in reduced
-    assert "for i" not in reduced
-    assert "import math" in reduced and "SCALE = 2.0" in reduced and "def batchnorm_forward" in reduced
-    assert "_expected_not_available(" in reduced
-    plain = "def batchnorm_forward(x, gamma, beta, eps=1e-5):\n    _n = x.shape[0]\n    return x / _n, None\n"
-    assert review.definitions_only(plain, _rules()) == plain, "an honest cell is left exactly as it is"
 
 
 @pytest.mark.parametrize("code, phrase", [

@@ -257,3 +257,18 @@ def test_an_ipython_that_never_runs_the_requests_fails_the_tests_with_a_reason(t
 def test_a_huge_power_is_read_as_a_formula_not_computed():
     expr = read_sympy("Pow(Integer(10), Integer(1000000000))")
     assert isinstance(expr, sp.Pow) and expr.exp == 10**9
+
+
+def test_a_function_that_asks_for_input_fails_its_test_and_the_next_is_judged(tmp_path):
+    """The requests travel as answers to input(): a student's own input() call gets one, its test
+    fails, and the grader's channel is set right for the next test cell."""
+    from nbgrader.utils import determine_grade
+
+    cells = [
+        nbformat.v4.new_code_cell("def ask():\n    return input('your name? ')\n\ndef one():\n    return 1\n"),
+        _test_cell("assert ask() == 'x'\nassert one() == 1\n", "asks"),
+        _test_cell("assert one() == 1\n", "after"),
+    ]
+    executed = _run(cells, tmp_path, timeout=20)
+    assert determine_grade(executed.cells[1]) == (0, 1.0)
+    assert determine_grade(executed.cells[2]) == (1.0, 1.0)

@@ -14,7 +14,7 @@ from class_fixture import graded_class  # noqa: F401 (a fixture)
 from test_grading import copy_course
 
 # One student of each kind the grader treats differently: honest, wrong, a dead kernel, a
-# missing and a broken notebook, an odd name, the cheats that the re-run catches.
+# missing and a broken notebook, an odd name, cheats.
 STUDENTS = ["honest-perfect", "honest-empty", "wrong-3", "fault-kernel-dies", "fault-missing-notebook",
             "fault-broken-files", "fault-edited-tests", "o'brien", "cheat-input-transformer",
             "cheat-test-helpers", "cheat-hidden-names", "cheat-agreeable-objects"]
