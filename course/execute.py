@@ -125,6 +125,7 @@ class IsolatedExecute(Execute):
         self._scratch = None
         self._judge = None
         self._loop = None  # msg_id of the request running course.agent.serve_loop
+        self._sources = None  # {grade_id: source} of the instructor's cells, from the gradebook
 
     def create_kernel_manager(self):
         """Kernels talk over Unix sockets, not TCP ports: two kernels started at once by
@@ -186,7 +187,8 @@ class IsolatedExecute(Execute):
         saw; its outputs decide nothing), then the instructor's whole cell runs here, and its
         outputs are what the grader wrote."""
         meta = cell.metadata.get("nbgrader", {})
-        if self._judge is None or cell.cell_type != "code" or not meta.get("grade") or meta.get("solution"):
+        if (self._judge is None or cell.cell_type != "code" or not meta.get("grade") or meta.get("solution")
+                or not self._instructors(cell)):
             return super().preprocess_cell(cell, resources, index)
         visible = copy.deepcopy(cell)
         visible.source = hidden_removed(cell.source)
@@ -297,12 +299,25 @@ class IsolatedExecute(Execute):
                     and msg["content"].get("execution_state") == "idle"):
                 break
 
+    def _instructors(self, cell):
+        """Whether a cell is the instructor's, word for word: only such cells run in the grader.
+
+        Under nbgrader's autograde, the gradebook's source cells say (a cell a student added with
+        test or locked metadata of their own never runs in the grader's process, even where the
+        notebook was not rebuilt by course.repair first, as in formgrader's autograde button).
+        Without a gradebook (the notebook handed to preprocess directly) every cell is trusted."""
+        if self._sources is None:
+            return True
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        return isinstance(grade_id, str) and self._sources.get(grade_id) == cell.source
+
     def preprocess(self, nb, resources=None, km=None):
+        self._sources = _instructor_sources(resources)
         if self.judge:
             locked = [(index, cell.source) for index, cell in enumerate(nb.cells)
                       if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("locked")
                       and not cell.metadata.get("nbgrader", {}).get("grade")
-                      and not cell.metadata.get("nbgrader", {}).get("solution")]
+                      and not cell.metadata.get("nbgrader", {}).get("solution") and self._instructors(cell)]
             self._judge = (Judge(self._send, timeout=self.timeout or 120, finish=self._finish), locked)
         try:
             return self._preprocess(nb, resources, km)
@@ -326,6 +341,22 @@ class IsolatedExecute(Execute):
             finally:
                 metadata["path"] = path
                 self._scratch = None
+
+
+def _instructor_sources(resources):
+    """{grade_id: source} of the notebook's cells in nbgrader's gradebook (the instructor's), or None
+    when the notebook is not being autograded by nbgrader (no gradebook in resources)."""
+    info = (resources or {}).get("nbgrader") or {}
+    if not (info.get("db_url") and info.get("notebook") and info.get("assignment")):
+        return None
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(info["db_url"]) as gb:
+        try:
+            notebook = gb.find_notebook(info["notebook"], info["assignment"])
+        except MissingEntry:
+            return {}
+        return {cell.name: cell.source for cell in notebook.source_cells}
 
 
 # the kernel's own folders, in its scratch folder (environment variable -> folder)

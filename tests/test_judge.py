@@ -272,3 +272,58 @@ def test_a_function_that_asks_for_input_fails_its_test_and_the_next_is_judged(tm
     executed = _run(cells, tmp_path, timeout=20)
     assert determine_grade(executed.cells[1]) == (0, 1.0)
     assert determine_grade(executed.cells[2]) == (1.0, 1.0)
+
+
+def test_a_pathologically_deep_answer_costs_only_its_own_test():
+    """A2's dL_dgamma nested 3000 levels deep: the kernel's srepr or the grader's parser gives up,
+    that test fails with a reason, the other is graded."""
+    import nbrun
+
+    source = nbrun.load("part_a/a2_grad_gamma.ipynb")
+    answers = nbrun.release_answers(source)
+    reference = {nbrun.grade_id(c): c.source for c in source.cells if nbrun.meta(c).get("solution")}
+    deep = "dL_dgamma = x[1]\nfor _ in range(3000):\n    dL_dgamma = sqrt(dL_dgamma + 1)\n"
+    result = nbrun.run(nbrun.with_answers(source, {**answers, **reference, "a2-dgamma": deep}))
+    failed = result.failed()
+    assert list(failed) == ["a2-test-dgamma"], failed
+    assert "nested" in failed["a2-test-dgamma"] or "recursion" in failed["a2-test-dgamma"].lower(), failed
+
+
+def test_only_the_instructors_cells_run_in_the_grader(tmp_path, monkeypatch):
+    """A cell a student added with test or locked metadata of their own (possible where the notebook
+    is not rebuilt first, e.g. formgrader's autograde button) runs in the kernel, never in the
+    grader's process: only cells whose source is the gradebook's run there."""
+    from nbgrader.api import Gradebook
+
+    from course.execute import IsolatedExecute
+
+    import os
+    import sys
+
+    monkeypatch.setenv("PATH", os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])  # alembic
+    ran = tmp_path / "ran"
+    ran.mkdir()
+    evil = f"import os\nopen(os.path.join({str(ran)!r}, str(os.getpid())), 'w').write('x')\n"  # where it ran
+    test_source = "assert one() == 1\n"
+    db_url = f"sqlite:///{tmp_path / 'gradebook.db'}"
+    with Gradebook(db_url) as gb:
+        gb.update_or_create_assignment("a")
+        gb.update_or_create_notebook("n", "a")
+        gb.update_or_create_source_cell("real", "n", "a", source=test_source, cell_type="code", locked=True)
+    cells = [
+        nbformat.v4.new_code_cell("def one():\n    return 1\n"),
+        nbformat.v4.new_code_cell(evil, metadata={"nbgrader": {"locked": True, "grade": False, "solution": False,
+                                                                "schema_version": 3}}),
+        _test_cell(evil, "fake"),
+        _test_cell(test_source, "real"),
+    ]
+    nb = nbformat.v4.new_notebook()
+    nb.cells = cells
+    kernel_folder = tmp_path / "kernel"
+    kernel_folder.mkdir()
+    monkeypatch.chdir(kernel_folder)
+    resources = {"metadata": {"path": str(kernel_folder)}, "nbgrader": {"db_url": db_url, "notebook": "n", "assignment": "a"}}
+    executed, _ = IsolatedExecute(timeout=60).preprocess(nb, resources)
+    assert str(os.getpid()) not in os.listdir(ran), "a student's cell ran in the grader"
+    assert len(os.listdir(ran)) == 1, "both ran in the kernel (one process)"
+    assert executed.cells[3].outputs == [] or all(o["output_type"] != "error" for o in executed.cells[3].outputs)
