@@ -64,7 +64,8 @@ def serve_loop(namespace=None):
 
     reply = json.dumps({"ready": True})
     while True:
-        request = input(PROMPT + reply)
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            request = input(PROMPT + reply)  # (input() flushes stdout first: a StringIO's flush waits for nothing)
         if request == "done":
             return
         out, err = io.StringIO(), io.StringIO()
@@ -96,9 +97,6 @@ def _handle(message, namespace):
         if name not in namespace:
             raise NameError(f"name '{name}' is not defined")
         return namespace[name], None
-    if op == "import":
-        module = __import__(message["module"], fromlist=["_"])
-        return (getattr(module, message["attr"]) if message.get("attr") else module), None
     if op == "forget":
         _objects.clear()
         return None, None
@@ -130,9 +128,6 @@ def _handle(message, namespace):
         return bool(target), None
     if op == "str":
         return str(target)[:10000], None
-    if op == "isinstance":
-        module = __import__(message["module"], fromlist=["_"])
-        return isinstance(target, getattr(module, message["attr"])), None
     raise ValueError(f"unknown request {op!r}")
 
 

@@ -124,7 +124,7 @@ class IsolatedExecute(Execute):
         super().__init__(*args, **kwargs)
         self._scratch = None
         self._judge = None
-        self._loop = None  # msg_id of the request running course.agent.serve_loop
+        self._channel = None  # the judge's channel to the kernel (_JudgeChannel)
         self._sources = None  # {grade_id: source} of the instructor's cells, from the gradebook
 
     def create_kernel_manager(self):
@@ -208,96 +208,13 @@ class IsolatedExecute(Execute):
         return cell, self.resources
 
     def _send(self, text, timeout):
-        return run_sync(self._async_send)(text, timeout)
+        if self._channel is None:
+            self._channel = _JudgeChannel(self.km, self.timeout or 120)
+        return self._channel.send(text, timeout)
 
     def _finish(self):
-        if self._loop is not None:
-            run_sync(self._async_finish)()
-
-    async def _async_send(self, text, timeout):
-        """The judge's request to the kernel (course.agent answers it): (reply text, [(stream, text)]).
-
-        The first request of a test cell starts course.agent.serve_loop in the kernel; each request
-        then goes as the answer to its input() prompt, and the reply comes as the next prompt."""
-        deadline = time.monotonic() + (timeout if timeout is not None else self.timeout or 120)
-        if self._loop is None:
-            self._loop = self.kc.execute("__import__('course.agent').agent.serve_loop()", silent=True,
-                                         store_history=False, allow_stdin=True)
-            await self._async_prompt(deadline, starting=True)
-        self.kc.input(text)
-        prompt = await self._async_prompt(deadline)
-        try:
-            message = json.loads(prompt)
-            streams = [(name, message[name]) for name in ("stdout", "stderr")
-                       if isinstance(message.get(name), str) and message[name]]
-            return message["reply"], streams
-        except (ValueError, KeyError, TypeError):
-            return None, []
-
-    async def _async_prompt(self, deadline, starting=False):
-        """The text of the loop's next input() prompt; interrupts the kernel at the deadline."""
-        interrupted = False
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                if starting:
-                    raise NoReply("the kernel did not start answering the grader's requests")
-                if interrupted:
-                    raise KernelIgnoredInterrupt("a test's call of the student's code went on after being interrupted")
-                await self.km.interrupt_kernel()
-                interrupted, deadline = True, time.monotonic() + INTERRUPT_GRACE
-                continue
-            try:
-                msg = await self.kc.stdin_channel.get_msg(timeout=min(left, 0.5))
-            except Empty:
-                if not await self.km.is_alive():
-                    raise KernelDied("the kernel died") from None
-                if await self._async_loop_ended():
-                    self._loop = None
-                    if interrupted:
-                        raise TimeoutError()
-                    raise NoReply("the kernel stopped answering the grader's requests (was its IPython changed?)")
-                continue
-            if msg["msg_type"] != "input_request" or msg.get("parent_header", {}).get("msg_id") != self._loop:
-                continue
-            prompt = str(msg["content"].get("prompt", ""))
-            if interrupted:
-                raise TimeoutError()
-            return prompt[len(PROMPT):] if prompt.startswith(PROMPT) else prompt
-
-    async def _async_loop_ended(self):
-        """Whether the kernel has answered the loop's execute request (the loop is over)."""
-        while True:
-            try:
-                msg = await self.kc.shell_channel.get_msg(timeout=0)
-            except Empty:
-                return False
-            if msg.get("parent_header", {}).get("msg_id") == self._loop:
-                return True
-
-    async def _async_finish(self):
-        """End the loop (the test cell is judged): the kernel goes back to idle."""
-        loop, self._loop = self._loop, None
-        self.kc.input("done")
-        for attempt in range(2):  # a loop still waiting (the student's code called input() itself) is interrupted
-            deadline, ended = time.monotonic() + INTERRUPT_GRACE, False
-            while not ended and time.monotonic() < deadline:
-                try:
-                    msg = await self.kc.shell_channel.get_msg(timeout=max(deadline - time.monotonic(), 0.01))
-                except Empty:
-                    break
-                ended = msg.get("parent_header", {}).get("msg_id") == loop
-            if ended or attempt:
-                break
-            await self.km.interrupt_kernel()
-        while True:  # what the loop left on IOPub (its status messages) is of no use
-            try:
-                msg = await self.kc.iopub_channel.get_msg(timeout=0.05)
-            except Empty:
-                break
-            if (msg.get("parent_header", {}).get("msg_id") == loop and msg["msg_type"] == "status"
-                    and msg["content"].get("execution_state") == "idle"):
-                break
+        if self._channel is not None:
+            self._channel.finish()
 
     def _instructors(self, cell):
         """Whether a cell is the instructor's, word for word: only such cells run in the grader.
@@ -325,6 +242,9 @@ class IsolatedExecute(Execute):
             if self._judge is not None:
                 judge, self._judge = self._judge[0], None
                 judge.close_quietly()
+            if self._channel is not None:
+                self._channel.close()
+                self._channel = None
 
     def _preprocess(self, nb, resources=None, km=None):
         resources = resources if resources is not None else {}
@@ -341,6 +261,105 @@ class IsolatedExecute(Execute):
             finally:
                 metadata["path"] = path
                 self._scratch = None
+
+
+class _JudgeChannel:
+    """The judge's requests to the kernel (course.agent answers them), over a blocking client of
+    the kernel's own: (reply text, [(stream, text)]) per request.
+
+    The first request of a test cell starts course.agent.serve_loop in the kernel; each request
+    then goes as the answer to its input() prompt (Jupyter's stdin channel), and the reply comes as
+    the next prompt. A blocking client of its own (not nbclient's asynchronous one) keeps a
+    request to a fraction of a millisecond of the grader's time."""
+
+    def __init__(self, km, timeout):
+        from jupyter_client.blocking import BlockingKernelClient
+
+        self.km, self.timeout, self.loop = km, timeout, None
+        self.kc = BlockingKernelClient()
+        self.kc.load_connection_info(km.get_connection_info())  # a session (and zmq identity) of its own
+        self.kc.start_channels(shell=True, iopub=False, stdin=True, hb=False, control=False)
+
+    def close(self):
+        self.kc.stop_channels()
+
+    def send(self, text, timeout):
+        deadline = time.monotonic() + (timeout if timeout is not None else self.timeout)
+        if self.loop is None:
+            self._start()
+            self._prompt(deadline, starting=True)
+        self.kc.input(text)
+        prompt = self._prompt(deadline)
+        try:
+            message = json.loads(prompt)
+            streams = [(name, message[name]) for name in ("stdout", "stderr")
+                       if isinstance(message.get(name), str) and message[name]]
+            return message["reply"], streams
+        except (ValueError, KeyError, TypeError):
+            return None, []
+
+    def _start(self):
+        self.loop = self.kc.execute("__import__('course.agent').agent.serve_loop()", silent=True,
+                                    store_history=False, allow_stdin=True)
+
+    def _prompt(self, deadline, starting=False):
+        """The text of the loop's next input() prompt; interrupts the kernel at the deadline."""
+        interrupted, restarts = False, 0
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                if starting:
+                    raise NoReply("the kernel did not start answering the grader's requests")
+                if interrupted:
+                    raise KernelIgnoredInterrupt("a test's call of the student's code went on after being interrupted")
+                run_sync(self.km.interrupt_kernel)()
+                interrupted, deadline = True, time.monotonic() + INTERRUPT_GRACE
+                continue
+            try:
+                msg = self.kc.stdin_channel.get_msg(timeout=min(left, 0.5))
+            except Empty:
+                if not run_sync(self.km.is_alive)():
+                    raise KernelDied("the kernel died") from None
+                reply = self._loop_reply()
+                if reply is not None and starting and reply["content"].get("status") == "aborted" and restarts < 20:
+                    # the kernel aborts what arrives just after a cell that failed (ipykernel's stop_on_error)
+                    restarts += 1
+                    self._start()
+                    continue
+                if reply is not None:
+                    self.loop = None
+                    if interrupted:
+                        raise TimeoutError() from None
+                    raise NoReply("the kernel stopped answering the grader's requests (was its IPython changed?)") from None
+                continue
+            if msg["msg_type"] != "input_request" or msg.get("parent_header", {}).get("msg_id") != self.loop:
+                continue
+            prompt = str(msg["content"].get("prompt", ""))
+            if interrupted:
+                raise TimeoutError()
+            return prompt[len(PROMPT):] if prompt.startswith(PROMPT) else prompt
+
+    def _loop_reply(self, timeout=0.0):
+        """The kernel's answer to the loop's execute request (the loop is over), or None."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                msg = self.kc.shell_channel.get_msg(timeout=max(deadline - time.monotonic(), 0))
+            except Empty:
+                return None
+            if msg.get("parent_header", {}).get("msg_id") == self.loop:
+                return msg
+
+    def finish(self):
+        """End the loop (the test cell is judged): the kernel goes back to idle. A loop still
+        waiting (the student's code called input() itself) is interrupted."""
+        if self.loop is None:
+            return
+        self.kc.input("done")
+        if self._loop_reply(INTERRUPT_GRACE) is None:
+            run_sync(self.km.interrupt_kernel)()
+            self._loop_reply(INTERRUPT_GRACE)
+        self.loop = None
 
 
 def _instructor_sources(resources):

@@ -431,13 +431,6 @@ def remote(kernel, ref, kind, call):
     return _remote_classes[key](kernel, ref, kind)
 
 
-def kernel_isinstance(value, module, name):
-    """isinstance(value, module.name) as the kernel sees it (for objects that stay there)."""
-    if not isinstance(value, Remote):
-        return False
-    return value._ask("isinstance", module=module, attr=name) is True
-
-
 # ---------------------------------------------------------------------------------------------
 # The connection to the kernel.
 
@@ -550,7 +543,11 @@ class Namespace(dict):
         if name in builtins.__dict__ or name.startswith("__"):
             raise KeyError(name)
         if name not in self.cache:
-            self.cache[name] = self.kernel.request("get", name=name)
+            value = self.kernel.request("get", name=name)
+            if isinstance(value, Remote) and object.__getattribute__(value, "_type") == "builtins.module":
+                # a test that reads a module no locked cell imports would be using the student's
+                raise NameError(f"name '{name}' is not defined in the grader: import it in a locked cell")
+            self.cache[name] = value
         return self.cache[name]
 
 

@@ -120,7 +120,7 @@ def student_namespace():
 
 def test_an_array_changed_in_place_is_changed_for_the_test_too():
     namespace = student_namespace()
-    outputs = judged(namespace, "a = np.arange(3.0)\nscale_in_place(a, 2.0)\nassert a.tolist() == [0.0, 2.0, 4.0], a\n")
+    outputs = judged(namespace, "import numpy as np\na = np.arange(3.0)\nscale_in_place(a, 2.0)\nassert a.tolist() == [0.0, 2.0, 4.0], a\n")
     assert errors(outputs) == []
 
 
@@ -215,7 +215,7 @@ def test_a_real_kernel_answers_and_hidden_tests_never_reach_it(tmp_path):
 
     cells = [
         nbformat.v4.new_code_cell("import numpy as np\n\ndef double(x):\n    print('doubling')\n    return 2 * x\n"),
-        _test_cell("assert double(2) == 4\n### BEGIN HIDDEN TESTS\n_secret = np.arange(3.0)\n"
+        _test_cell("import numpy as np\nassert double(2) == 4\n### BEGIN HIDDEN TESTS\n_secret = np.arange(3.0)\n"
                    "assert np.array_equal(double(_secret), 2 * _secret), 'double is wrong'\n### END HIDDEN TESTS\n", "t1"),
         nbformat.v4.new_code_cell("print(any('double is ' + 'wrong' in cell for cell in In), '_secret' in globals())"),
     ]
@@ -327,3 +327,12 @@ def test_only_the_instructors_cells_run_in_the_grader(tmp_path, monkeypatch):
     assert str(os.getpid()) not in os.listdir(ran), "a student's cell ran in the grader"
     assert len(os.listdir(ran)) == 1, "both ran in the kernel (one process)"
     assert executed.cells[3].outputs == [] or all(o["output_type"] != "error" for o in executed.cells[3].outputs)
+
+
+def test_a_module_is_never_taken_from_the_kernel():
+    """A test that reads a module the locked cells do not import would use the student's (patched)
+    one: the grader refuses, loudly, instead."""
+    import numpy
+
+    outputs = judged({"np": numpy, "__name__": "__main__"}, "x = np.ones(3)\n")
+    assert errors(outputs)[0][0] == "NameError" and "locked cell" in errors(outputs)[0][1]
