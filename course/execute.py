@@ -19,7 +19,7 @@ from traitlets import Bool, Enum, Type
 
 from course import sandbox
 from course.agent import PROMPT
-from course.judge import Judge, KernelDied, NoReply, hidden_removed
+from course.judge import Judge, KernelDied, NoReply, hidden_removed, visible_runs_needed
 
 
 class _GradingKernelClient(AsyncKernelClient):
@@ -182,19 +182,20 @@ class IsolatedExecute(Execute):
         return reply
 
     def preprocess_cell(self, cell, resources, index):
-        """A test cell is judged in the grader (course.judge): its visible part first runs in the
-        kernel, as it does in the student's JupyterLab (the kernel's state stays what the student
-        saw; its outputs decide nothing), then the instructor's whole cell runs here, and its
-        outputs are what the grader wrote."""
+        """A test cell is judged in the grader (course.judge): the instructor's whole cell runs here,
+        and its outputs are what the grader wrote. Where a later cell reads a name its visible part
+        defines (course.judge.visible_runs_needed), that part first runs in the kernel too, as in
+        the student's JupyterLab; its outputs decide nothing."""
         meta = cell.metadata.get("nbgrader", {})
         if (self._judge is None or cell.cell_type != "code" or not meta.get("grade") or meta.get("solution")
                 or not self._instructors(cell)):
             return super().preprocess_cell(cell, resources, index)
-        visible = copy.deepcopy(cell)
-        visible.source = hidden_removed(cell.source)
-        super().preprocess_cell(visible, resources, index)
-        self.nb.cells[index] = cell  # nbclient put the visible copy in its place
-        judge, todo = self._judge
+        judge, todo, visible_needed = self._judge
+        if index in visible_needed:
+            visible = copy.deepcopy(cell)
+            visible.source = hidden_removed(cell.source)
+            super().preprocess_cell(visible, resources, index)
+            self.nb.cells[index] = cell  # nbclient put the visible copy in its place
         while todo and todo[0][0] < index:
             judge.run_locked(todo.pop(0)[1])
         try:
@@ -204,7 +205,6 @@ class IsolatedExecute(Execute):
 
             raise DeadKernelError("Kernel died") from None
         cell.outputs = [nbformat.from_dict(output) for output in outputs]
-        cell.execution_count = visible.get("execution_count")
         return cell, self.resources
 
     def _send(self, text, timeout):
@@ -235,7 +235,8 @@ class IsolatedExecute(Execute):
                       if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("locked")
                       and not cell.metadata.get("nbgrader", {}).get("grade")
                       and not cell.metadata.get("nbgrader", {}).get("solution") and self._instructors(cell)]
-            self._judge = (Judge(self._send, timeout=self.timeout or 120, finish=self._finish), locked)
+            self._judge = (Judge(self._send, timeout=self.timeout or 120, finish=self._finish), locked,
+                           visible_runs_needed(nb.cells))
         try:
             return self._preprocess(nb, resources, km)
         finally:
@@ -279,6 +280,23 @@ class _JudgeChannel:
         self.kc = BlockingKernelClient()
         self.kc.load_connection_info(km.get_connection_info())  # a session (and zmq identity) of its own
         self.kc.start_channels(shell=True, iopub=False, stdin=True, hb=False, control=False)
+        self._handshake()
+
+    def _handshake(self):
+        """Make sure the kernel's stdin socket knows this client. zmq connects in the background, and
+        until it has, an input request the kernel sends here is dropped (the loop's first prompt,
+        lost, would leave a test waiting out its timeout). One input() answered proves the way."""
+        for _ in range(20):
+            self.loop = self.kc.execute("input()", silent=True, store_history=False, allow_stdin=True)
+            try:
+                self.kc.stdin_channel.get_msg(timeout=1.0)
+            except Empty:
+                pass
+            self.kc.input("")  # arrives once connected: the kernel is still waiting for it
+            reply = self._loop_reply(INTERRUPT_GRACE)
+            self.loop = None
+            if reply is None or reply["content"].get("status") != "aborted":
+                return
 
     def close(self):
         self.kc.stop_channels()

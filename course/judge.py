@@ -551,6 +551,46 @@ class Namespace(dict):
         return self.cache[name]
 
 
+def _names(source):
+    """(names a cell's code binds at its top level, names it reads anywhere); None if it does not parse."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    stores = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            stores.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            stores |= {(a.asname or a.name).split(".")[0] for a in node.names}
+        else:
+            stores |= {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    loads = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    return stores, loads
+
+
+def visible_runs_needed(cells):
+    """Indices of the test cells whose visible part must also run in the kernel: those that define
+    a name a later code cell reads (a student's cell may use the `x` a test made, as it did in
+    JupyterLab). The others are only judged: their visible part would compute nothing anyone uses.
+    Code that cannot be parsed counts as reading everything."""
+    needed, later_loads, everything = set(), set(), False
+    for index in range(len(cells) - 1, -1, -1):
+        cell = cells[index]
+        if cell.cell_type != "code":
+            continue
+        meta = cell.metadata.get("nbgrader", {}) if isinstance(cell.metadata.get("nbgrader"), dict) else {}
+        test = bool(meta.get("grade") and not meta.get("solution"))
+        names = _names(hidden_removed(cell.source) if test else cell.source)
+        if test and (everything or names is None or names[0] & later_loads):
+            needed.add(index)
+        if names is None:
+            everything = True
+        else:
+            later_loads |= names[1]
+    return needed
+
+
 def hidden_removed(source):
     """A test cell's source without its hidden tests (what the student's release shows)."""
     lines, hidden = [], False

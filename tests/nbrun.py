@@ -35,7 +35,7 @@ import matplotlib.pyplot  # noqa: E402,F401
 import numpy  # noqa: E402,F401
 
 from course.execute import skipped_when_grading  # noqa: E402
-from course.judge import Judge, KernelDied, hidden_removed  # noqa: E402
+from course.judge import Judge, KernelDied, hidden_removed, visible_runs_needed  # noqa: E402
 
 
 def nbgrader_config():
@@ -209,6 +209,7 @@ def _child(nb, timeout, skip, judged, requests, replies):
     judging = [False]
     signal.signal(signal.SIGALRM, on_alarm)
     errors = []
+    visible_needed = visible_runs_needed(nb.cells)  # as the grader does
     for index, cell in enumerate(nb.cells):
         if cell.cell_type != "code" or (skip and skipped_when_grading(cell)):  # as the grader does
             continue
@@ -219,7 +220,10 @@ def _child(nb, timeout, skip, judged, requests, replies):
         sys.stdout, sys.stderr = out, err
         signal.alarm(timeout)
         try:
-            value = _run_cell(hidden_removed(cell.source) if test and judged else cell.source, namespace)
+            if not (test and judged):
+                value = _run_cell(cell.source, namespace)
+            elif index in visible_needed:
+                value = _run_cell(hidden_removed(cell.source), namespace)
         except BaseException as e:  # noqa: BLE001 (a cell may raise anything, even SystemExit)
             error = "".join(traceback.format_exception_only(type(e), e)).strip()
         finally:

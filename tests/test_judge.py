@@ -336,3 +336,14 @@ def test_a_module_is_never_taken_from_the_kernel():
 
     outputs = judged({"np": numpy, "__name__": "__main__"}, "x = np.ones(3)\n")
     assert errors(outputs)[0][0] == "NameError" and "locked cell" in errors(outputs)[0][1]
+
+
+def test_a_tests_visible_part_runs_in_the_kernel_only_where_a_later_cell_reads_its_names():
+    cells = [nbformat.v4.new_code_cell("def f():\n    return 1\n"),
+             _test_cell("x = f()\nassert x == 1\n", "makes-x"),
+             _test_cell("y = f()\nassert y == 1\n", "makes-y"),
+             nbformat.v4.new_code_cell("print(x + 1)\n"),
+             _test_cell("z = f()\n### BEGIN HIDDEN TESTS\nw = 2\n### END HIDDEN TESTS\n", "makes-z")]
+    assert judge.visible_runs_needed(cells) == {1}
+    cells.append(nbformat.v4.new_code_cell("def broken(:\n"))
+    assert judge.visible_runs_needed(cells) == {1, 2, 4}
