@@ -285,17 +285,25 @@ class _JudgeChannel:
     def _handshake(self):
         """Make sure the kernel's stdin socket knows this client. zmq connects in the background, and
         until it has, an input request the kernel sends here is dropped (the loop's first prompt,
-        lost, would leave a test waiting out its timeout). One input() answered proves the way."""
-        for _ in range(20):
+        lost, would leave a test waiting out its timeout). One input() whose request arrived here
+        proves the way; an answer sent before the kernel asked (it drops those) is made good by an
+        interrupt, and the handshake tried again."""
+        for _ in range(5):
             self.loop = self.kc.execute("input()", silent=True, store_history=False, allow_stdin=True)
-            try:
-                self.kc.stdin_channel.get_msg(timeout=1.0)
-            except Empty:
-                pass
-            self.kc.input("")  # arrives once connected: the kernel is still waiting for it
+            asked, deadline = False, time.monotonic() + INTERRUPT_GRACE
+            while not asked and time.monotonic() < deadline:
+                try:
+                    msg = self.kc.stdin_channel.get_msg(timeout=max(deadline - time.monotonic(), 0.01))
+                except Empty:
+                    break
+                asked = msg["msg_type"] == "input_request" and msg.get("parent_header", {}).get("msg_id") == self.loop
+            self.kc.input("")
             reply = self._loop_reply(INTERRUPT_GRACE)
+            if reply is None:  # the kernel still waits in input(): end it
+                run_sync(self.km.interrupt_kernel)()
+                reply = self._loop_reply(INTERRUPT_GRACE)
             self.loop = None
-            if reply is None or reply["content"].get("status") != "aborted":
+            if asked and reply is not None:
                 return
 
     def close(self):
