@@ -209,7 +209,8 @@ class IsolatedExecute(Execute):
 
     def _send(self, text, timeout):
         if self._channel is None:
-            self._channel = _JudgeChannel(self.km, self.timeout or 120)
+            self._channel = _JudgeChannel(self.km, self.timeout or 120)  # closed at the end of preprocess
+            self._channel.handshake()
         return self._channel.send(text, timeout)
 
     def _finish(self):
@@ -274,15 +275,15 @@ class _JudgeChannel:
     request to a fraction of a millisecond of the grader's time."""
 
     def __init__(self, km, timeout):
+        import zmq
         from jupyter_client.blocking import BlockingKernelClient
 
         self.km, self.timeout, self.loop = km, timeout, None
-        self.kc = BlockingKernelClient()
+        self.kc = BlockingKernelClient(context=zmq.Context())
         self.kc.load_connection_info(km.get_connection_info())  # a session (and zmq identity) of its own
         self.kc.start_channels(shell=True, iopub=False, stdin=True, hb=False, control=False)
-        self._handshake()
 
-    def _handshake(self):
+    def handshake(self):
         """Make sure the kernel's stdin socket knows this client. zmq connects in the background, and
         until it has, an input request the kernel sends here is dropped (the loop's first prompt,
         lost, would leave a test waiting out its timeout). One input() whose request arrived here
@@ -307,7 +308,11 @@ class _JudgeChannel:
                 return
 
     def close(self):
+        """Close the client's sockets and its own zmq context at once: a message still queued for a
+        kernel that is gone would otherwise make the context's end (at garbage collection, in a
+        grading process) wait for ever."""
         self.kc.stop_channels()
+        self.kc.context.destroy(linger=0)
 
     def send(self, text, timeout):
         deadline = time.monotonic() + (timeout if timeout is not None else self.timeout)
