@@ -442,7 +442,6 @@ class Kernel:
     def __init__(self, send):
         self._send = send
         self.deadline = None
-        self.sent = 0
 
     def apply(self, function, args, kwargs):
         """function(*args, **kwargs) run in the kernel (course.testing.in_kernel)."""
@@ -460,7 +459,6 @@ class Kernel:
             if key in fields:
                 fields[key] = encode(fields[key])
         left = None if self.deadline is None else max(self.deadline - time.monotonic(), 0.01)
-        self.sent += 1
         try:
             text, streams = self._send(json.dumps({"op": op, **fields}), left)
         except TimeoutError:
@@ -717,14 +715,13 @@ class Judge:
 def _verdict(error):
     """(ename, evalue) of what a test cell raised, as the student reads it."""
     if isinstance(error, StudentError):
-        kind = type(error).kind if not isinstance(error, (KernelTimeout, BadReply)) else type(error).__name__
         if isinstance(error, KernelTimeout):
             return "TimeoutError", str(error)
         if isinstance(error, NoReply):
             return "NoReply", f"The test could not run your code: {error}."
         if isinstance(error, BadReply):
             return "BadReply", f"The kernel sent {error}; the test cannot read it."
-        return kind, f"your code raised {kind}: {error}"
+        return error.kind, f"your code raised {error.kind}: {error}"
     try:
         message = str(error)
     except Exception:  # noqa: BLE001
