@@ -285,26 +285,28 @@ class _JudgeChannel:
 
     def handshake(self):
         """Make sure the kernel's stdin socket knows this client. zmq connects in the background, and
-        until it has, an input request the kernel sends here is dropped (the loop's first prompt,
-        lost, would leave a test waiting out its timeout). One input() whose request arrived here
-        proves the way; an answer sent before the kernel asked (it drops those) is made good by an
-        interrupt, and the handshake tried again."""
+        until it has, an input request the kernel sends here is lost (the loop's first prompt, lost,
+        would leave a test waiting out its timeout). One input() answered proves the way: its
+        request arrived here, or it was lost and the answer sent unasked reached the kernel (which
+        drops answers sent before it asks, and then asks again). A kernel still waiting at the end
+        is interrupted, and the handshake tried again."""
         for _ in range(5):
             self.loop = self.kc.execute("input()", silent=True, store_history=False, allow_stdin=True)
-            asked, deadline = False, time.monotonic() + INTERRUPT_GRACE
-            while not asked and time.monotonic() < deadline:
+            reply, deadline = None, time.monotonic() + INTERRUPT_GRACE
+            while reply is None and time.monotonic() < deadline:
                 try:
-                    msg = self.kc.stdin_channel.get_msg(timeout=max(deadline - time.monotonic(), 0.01))
+                    msg = self.kc.stdin_channel.get_msg(timeout=0.1)
                 except Empty:
-                    break
-                asked = msg["msg_type"] == "input_request" and msg.get("parent_header", {}).get("msg_id") == self.loop
-            self.kc.input("")
-            reply = self._loop_reply(INTERRUPT_GRACE)
+                    msg = None
+                if msg is None or (msg["msg_type"] == "input_request"
+                                   and msg.get("parent_header", {}).get("msg_id") == self.loop):
+                    self.kc.input("")
+                reply = self._loop_reply(0.02)
             if reply is None:  # the kernel still waits in input(): end it
                 run_sync(self.km.interrupt_kernel)()
                 reply = self._loop_reply(INTERRUPT_GRACE)
             self.loop = None
-            if asked and reply is not None:
+            if reply is not None and reply["content"].get("status") == "ok":
                 return
 
     def close(self):

@@ -347,3 +347,51 @@ def test_a_tests_visible_part_runs_in_the_kernel_only_where_a_later_cell_reads_i
     assert judge.visible_runs_needed(cells) == {1}
     cells.append(nbformat.v4.new_code_cell("def broken(:\n"))
     assert judge.visible_runs_needed(cells) == {1, 2, 4}
+
+
+# ---------------------------------------------------------------------------------------------
+# Kernels started ahead, and the judge's channel to them.
+
+def test_an_input_request_lost_before_the_channel_connected_costs_no_wait(tmp_path, monkeypatch):
+    """zmq connects the judge's stdin socket in the background, and the kernel's first input request
+    can be lost on the way: the handshake answers it unasked at once, instead of waiting out the
+    interrupt's grace and trying again."""
+    import time
+
+    from nbgrader.utils import determine_grade
+
+    from course import execute
+
+    lost, attempts = [], []
+    original_init, original_handshake = execute._JudgeChannel.__init__, execute._JudgeChannel.handshake
+
+    def init(self, km, timeout):
+        original_init(self, km, timeout)
+        get_msg, execute_ = self.kc.stdin_channel.get_msg, self.kc.execute
+
+        def losing_get_msg(*args, **kwargs):
+            msg = get_msg(*args, **kwargs)
+            if not lost and msg["msg_type"] == "input_request":
+                lost.append(msg)
+                raise execute.Empty()
+            return msg
+
+        def counting_execute(code, *args, **kwargs):
+            attempts.append(code)
+            return execute_(code, *args, **kwargs)
+
+        self.kc.stdin_channel.get_msg, self.kc.execute = losing_get_msg, counting_execute
+
+    def timed_handshake(self):
+        started = time.monotonic()
+        original_handshake(self)
+        attempts.append(time.monotonic() - started)
+
+    monkeypatch.setattr(execute._JudgeChannel, "__init__", init)
+    monkeypatch.setattr(execute._JudgeChannel, "handshake", timed_handshake)
+    executed = _run([nbformat.v4.new_code_cell("def one():\n    return 1\n"), _test_cell("assert one() == 1\n", "t")], tmp_path)
+    assert lost, "no input request was lost"
+    assert determine_grade(executed.cells[1]) == (1.0, 1.0)
+    handshakes = [a for a in attempts if a == "input()"]
+    assert len(handshakes) == 1, "the handshake was tried again"
+    assert attempts[attempts.index("input()") + 1] < execute.INTERRUPT_GRACE
