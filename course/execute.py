@@ -1,7 +1,9 @@
 """Run a notebook for grading: nbgrader's Execute with a kernel of its own, sandboxed."""
 import asyncio
+import atexit
 import copy
 import json
+import multiprocessing.util
 import os
 import shutil
 import tempfile
@@ -119,6 +121,11 @@ class IsolatedExecute(Execute):
                    "False runs them in the kernel, as plain nbgrader does.",
     ).tag(config=True)
 
+    prestart = Bool(
+        False, help="Start the next notebook's kernel while this one runs, so that grading a class never waits "
+                    "for a kernel to boot; `course grade` turns it on (see _Spare).",
+    ).tag(config=True)
+
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("kernel_manager_class", _GradingKernelManager)
         super().__init__(*args, **kwargs)
@@ -130,7 +137,7 @@ class IsolatedExecute(Execute):
     def create_kernel_manager(self):
         """Kernels talk over Unix sockets, not TCP ports: two kernels started at once by
         parallel grading processes cannot race for the same port. The sockets and the
-        connection file are in the notebook's scratch folder. A sandboxed kernel is interrupted
+        connection file are in the kernel's scratch folder. A sandboxed kernel is interrupted
         by a message (ipykernel then signals itself): a signal from outside would reach the
         sandbox's own processes first."""
         km = super().create_kernel_manager()
@@ -145,14 +152,19 @@ class IsolatedExecute(Execute):
     async def async_start_new_kernel(self, **kwargs):
         """Start the kernel with its home, IPython and Matplotlib folders in the scratch folder,
         and (in the sandbox) only the environment variables a kernel needs."""
-        env = dict(kwargs.get("env") or os.environ)
-        if self.sandbox:
-            env = {name: value for name, value in env.items() if name.startswith(KERNEL_ENV)}
+        env = self._kernel_env(kwargs.get("env"))
         env.update({name: os.path.join(self._scratch, folder) for name, folder in SCRATCH_FOLDERS.items()})
         kwargs["env"] = env
         await super().async_start_new_kernel(**kwargs)
 
     start_new_kernel = run_sync(async_start_new_kernel)
+
+    def _kernel_env(self, env=None):
+        """The environment a kernel gets of the grader's (its folders are added to it)."""
+        env = dict(env or os.environ)
+        if self.sandbox:
+            env = {name: value for name, value in env.items() if name.startswith(KERNEL_ENV)}
+        return env
 
     async def _async_poll_output_msg(self, parent_msg_id, cell, cell_index):
         """nbclient's collection of a cell's outputs, which ends when the kernel goes idle after
@@ -252,17 +264,111 @@ class IsolatedExecute(Execute):
         resources = resources if resources is not None else {}
         metadata = resources.setdefault("metadata", {})
         path = metadata.get("path")
-        with tempfile.TemporaryDirectory(prefix="course-kernel-") as scratch:
+        if km is not None:  # the caller's kernel (it then has its own folders)
+            return super().preprocess(nb, resources, km)
+        self.nb = nb
+        key = self._spare_key()
+        kernel = _Spare.take(key) or self._launch()
+        if self.prestart:
+            _Spare.put(key, self._launch)
+        metadata["path"] = os.path.join(kernel.scratch, "work")
+        self._scratch = kernel.scratch
+        try:
+            return super().preprocess(nb, resources, kernel.km)
+        finally:
+            metadata["path"] = path
+            self._scratch = None
+            try:
+                self._cleanup_kernel()
+            finally:
+                kernel.remove()
+
+    def _spare_key(self):
+        """What a kernel started ahead must share with the one this notebook needs."""
+        name = self.kernel_name or self.nb.metadata.get("kernelspec", {}).get("name")
+        return (name, self.sandbox, tuple(sorted(self._kernel_env().items())), tuple(self.extra_arguments))
+
+    def _launch(self):
+        """Start a kernel in a new scratch folder (its work folder, home, IPython and Matplotlib
+        folders and sockets); _Kernel. The kernel boots in its own process: this returns at once."""
+        scratch = tempfile.mkdtemp(prefix="course-kernel-")
+        saved = self.km, self._scratch
+        try:
             for folder in ("work", "ipc", *SCRATCH_FOLDERS.values()):
                 os.makedirs(os.path.join(scratch, folder), exist_ok=True)
             _copy_font_cache(os.path.join(scratch, SCRATCH_FOLDERS["MPLCONFIGDIR"]))
-            metadata["path"] = os.path.join(scratch, "work")
             self._scratch = scratch
-            try:
-                return super().preprocess(nb, resources, km)
-            finally:
-                metadata["path"] = path
-                self._scratch = None
+            km = self.create_kernel_manager()
+            self.start_new_kernel(cwd=os.path.join(scratch, "work"))
+            return _Kernel(km, scratch)
+        except BaseException:
+            shutil.rmtree(scratch, ignore_errors=True)
+            raise
+        finally:
+            self.km, self._scratch = saved
+
+
+class _Kernel:
+    """A started kernel and its scratch folder."""
+
+    def __init__(self, km, scratch):
+        self.km, self.scratch = km, scratch
+
+    def alive(self):
+        try:
+            return bool(run_sync(self.km.is_alive)())
+        except Exception:  # noqa: BLE001
+            return False
+
+    def remove(self):
+        """Kill the kernel (if it still runs) and remove its folder."""
+        try:
+            if self.alive():
+                run_sync(self.km.shutdown_kernel)(now=True)
+        except Exception:  # noqa: BLE001 (already gone)
+            pass
+        finally:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+class _Spare:
+    """The kernel started for the next notebook while this one runs (IsolatedExecute.prestart).
+
+    A kernel takes about 0.4 s to boot, most of what a short notebook costs; started one notebook
+    ahead, it boots while the grader works. It has run nothing when a notebook takes it: it is as
+    fresh as a kernel started then, in a scratch folder of its own. A notebook that needs another
+    kind of kernel (another kernel name, sandbox setting or environment) gets a new one, and the
+    spare is stopped. The last spare is stopped when the grading process ends."""
+
+    kernel, key = None, None
+
+    @classmethod
+    def take(cls, key):
+        kernel, cls.kernel = cls.kernel, None
+        if kernel is not None and cls.key == key and kernel.alive():
+            return kernel
+        if kernel is not None:
+            kernel.remove()
+        return None
+
+    @classmethod
+    def put(cls, key, launch):
+        cls.discard()
+        try:
+            cls.kernel, cls.key = launch(), key
+        except Exception:  # noqa: BLE001 (the next notebook starts its own, and says why if it cannot)
+            cls.kernel = None
+
+    @classmethod
+    def discard(cls):
+        kernel, cls.kernel = cls.kernel, None
+        if kernel is not None:
+            kernel.remove()
+
+
+atexit.register(_Spare.discard)
+# a worker process of multiprocessing ends without running atexit's functions, but runs these
+multiprocessing.util.Finalize(None, _Spare.discard, exitpriority=0)
 
 
 class _JudgeChannel:

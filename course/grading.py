@@ -138,7 +138,7 @@ def grade_student(task, report=None):
     scratch = Path(tempfile.mkdtemp(prefix="course-grade-"))
     try:
         shutil.copy(Path(task["template"]) / "gradebook.db", scratch / "gradebook.db")
-        overrides = {"IsolatedExecute.sandbox": bool(task.get("sandbox"))}
+        overrides = {"IsolatedExecute.sandbox": bool(task.get("sandbox")), "IsolatedExecute.prestart": True}
         if task.get("timeout"):
             overrides["IsolatedExecute.timeout"] = task["timeout"]
         api = make_api(root, root=str(scratch), db_url=f"sqlite:///{scratch / 'gradebook.db'}",

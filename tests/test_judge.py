@@ -352,6 +352,58 @@ def test_a_tests_visible_part_runs_in_the_kernel_only_where_a_later_cell_reads_i
 # ---------------------------------------------------------------------------------------------
 # Kernels started ahead, and the judge's channel to them.
 
+def test_a_kernel_started_ahead_is_as_fresh_as_a_new_one_and_stopped_at_the_end(tmp_path):
+    """With prestart, the next notebook's kernel boots while this one runs: a process and a folder
+    of its own, which the notebook before it never reaches, and which is stopped when no notebook
+    takes it."""
+    import os
+
+    from course.execute import IsolatedExecute, _Spare
+
+    leave_traces = ("import os\nopen('trace.txt', 'w').write('x')\nopen(os.path.expanduser('~/trace.txt'), 'w').write('x')\n"
+                    "secret = 42\nprint(os.getpid(), os.getcwd())\n")
+    look = "import os\nprint(os.getpid(), os.getcwd(), os.path.exists('trace.txt'), "\
+           "os.path.exists(os.path.expanduser('~/trace.txt')), 'secret' in globals())\n"
+    seen = []
+    try:
+        for source in (leave_traces, look):
+            nb = nbformat.v4.new_notebook()
+            nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+            nb.cells = [nbformat.v4.new_code_cell(source)]
+            started_ahead = _Spare.kernel
+            executed, _ = IsolatedExecute(timeout=60, prestart=True).preprocess(nb, {"metadata": {"path": str(tmp_path)}})
+            seen.append((started_ahead, executed.cells[0].outputs[0]["text"].split()))
+            assert _Spare.kernel is not None and _Spare.kernel.alive(), "no kernel was started for the next notebook"
+        (_, (pid1, cwd1)), (ahead, (pid2, cwd2, *traces)) = seen
+        assert ahead is not None and ahead.scratch in cwd2, "the second notebook did not run in the kernel started ahead"
+        assert pid1 != pid2 and cwd1 != cwd2
+        assert traces == ["False", "False", "False"], "the second kernel saw what the first notebook left"
+        assert not os.path.exists(cwd1), "the first kernel's folder was not removed"
+        last = _Spare.kernel
+    finally:
+        _Spare.discard()
+    assert not last.alive() and not os.path.exists(last.scratch), "the last kernel started ahead was left running"
+
+
+def test_a_kernel_started_ahead_for_another_setting_is_not_used(tmp_path, monkeypatch):
+    """A kernel started with another environment (or sandbox setting, or kernel name) than the
+    notebook needs is stopped, and a new one started."""
+    from course.execute import IsolatedExecute, _Spare
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("import os\nprint(os.environ.get('COURSE_TEST_MARK'))\n")]
+    try:
+        monkeypatch.setenv("COURSE_TEST_MARK", "first")
+        IsolatedExecute(timeout=60, prestart=True).preprocess(nb, {"metadata": {"path": str(tmp_path)}})
+        ahead = _Spare.kernel
+        monkeypatch.setenv("COURSE_TEST_MARK", "second")
+        executed, _ = IsolatedExecute(timeout=60).preprocess(nb, {"metadata": {"path": str(tmp_path)}})
+    finally:
+        _Spare.discard()
+    assert executed.cells[0].outputs[0]["text"].strip() == "second"
+    assert not ahead.alive()
+
+
 def test_an_input_request_lost_before_the_channel_connected_costs_no_wait(tmp_path, monkeypatch):
     """zmq connects the judge's stdin socket in the background, and the kernel's first input request
     can be lost on the way: the handshake answers it unasked at once, instead of waiting out the
