@@ -79,6 +79,7 @@ class _GradingKernelManager(AsyncKernelManager):
         await super()._async_wait(pollinterval=min(pollinterval, 0.01))
 
 
+HANDSHAKE = "__import__('builtins').input()"  # the built-in input(), whatever the student named `input`
 INTERRUPT_GRACE = 5  # seconds a cell interrupted at the timeout has to stop before its kernel is killed
 
 
@@ -397,7 +398,7 @@ class _JudgeChannel:
         drops answers sent before it asks, and then asks again). A kernel still waiting at the end
         is interrupted, and the handshake tried again."""
         for _ in range(5):
-            self.loop = self.kc.execute("input()", silent=True, store_history=False, allow_stdin=True)
+            self.loop = self.kc.execute(HANDSHAKE, silent=True, store_history=False, allow_stdin=True)
             reply, deadline = None, time.monotonic() + INTERRUPT_GRACE
             while reply is None and time.monotonic() < deadline:
                 try:

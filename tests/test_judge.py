@@ -404,17 +404,15 @@ def test_a_kernel_started_ahead_for_another_setting_is_not_used(tmp_path, monkey
     assert not ahead.alive()
 
 
-def test_an_input_request_lost_before_the_channel_connected_costs_no_wait(tmp_path, monkeypatch):
-    """zmq connects the judge's stdin socket in the background, and the kernel's first input request
-    can be lost on the way: the handshake answers it unasked at once, instead of waiting out the
-    interrupt's grace and trying again."""
+@pytest.fixture
+def handshakes(monkeypatch):
+    """[seconds] of every handshake of the judge's channel (each try counted as `None`); setting
+    handshakes.lose = True loses the kernel's first input request on its way to the judge."""
     import time
-
-    from nbgrader.utils import determine_grade
 
     from course import execute
 
-    lost, attempts = [], []
+    record = type("Handshakes", (list,), {"lose": False})()
     original_init, original_handshake = execute._JudgeChannel.__init__, execute._JudgeChannel.handshake
 
     def init(self, km, timeout):
@@ -423,13 +421,14 @@ def test_an_input_request_lost_before_the_channel_connected_costs_no_wait(tmp_pa
 
         def losing_get_msg(*args, **kwargs):
             msg = get_msg(*args, **kwargs)
-            if not lost and msg["msg_type"] == "input_request":
-                lost.append(msg)
+            if record.lose is True and msg["msg_type"] == "input_request":
+                record.lose = "lost"
                 raise execute.Empty()
             return msg
 
         def counting_execute(code, *args, **kwargs):
-            attempts.append(code)
+            if code == execute.HANDSHAKE:
+                record.append(None)
             return execute_(code, *args, **kwargs)
 
         self.kc.stdin_channel.get_msg, self.kc.execute = losing_get_msg, counting_execute
@@ -437,13 +436,37 @@ def test_an_input_request_lost_before_the_channel_connected_costs_no_wait(tmp_pa
     def timed_handshake(self):
         started = time.monotonic()
         original_handshake(self)
-        attempts.append(time.monotonic() - started)
+        record.append(time.monotonic() - started)
 
     monkeypatch.setattr(execute._JudgeChannel, "__init__", init)
     monkeypatch.setattr(execute._JudgeChannel, "handshake", timed_handshake)
+    return record
+
+
+def test_an_input_request_lost_before_the_channel_connected_costs_no_wait(tmp_path, handshakes):
+    """zmq connects the judge's stdin socket in the background, and the kernel's first input request
+    can be lost on the way: the handshake answers it unasked at once, instead of waiting out the
+    interrupt's grace and trying again."""
+    from nbgrader.utils import determine_grade
+
+    from course.execute import INTERRUPT_GRACE
+
+    handshakes.lose = True
     executed = _run([nbformat.v4.new_code_cell("def one():\n    return 1\n"), _test_cell("assert one() == 1\n", "t")], tmp_path)
-    assert lost, "no input request was lost"
+    assert handshakes.lose == "lost", "no input request was lost"
     assert determine_grade(executed.cells[1]) == (1.0, 1.0)
-    handshakes = [a for a in attempts if a == "input()"]
-    assert len(handshakes) == 1, "the handshake was tried again"
-    assert attempts[attempts.index("input()") + 1] < execute.INTERRUPT_GRACE
+    tries, (seconds,) = handshakes.count(None), [h for h in handshakes if h is not None]
+    assert tries == 1 and seconds < INTERRUPT_GRACE, "the handshake waited for the lost request and tried again"
+
+
+def test_a_student_variable_named_input_does_not_stall_the_channel(tmp_path, handshakes):
+    from nbgrader.utils import determine_grade
+
+    from course.execute import INTERRUPT_GRACE
+
+    cells = [nbformat.v4.new_code_cell("input = [1.0, 2.0]\n\ndef one():\n    return 1\n"),
+             _test_cell("assert one() == 1\n", "t")]
+    executed = _run(cells, tmp_path)
+    assert determine_grade(executed.cells[1]) == (1.0, 1.0)
+    tries, (seconds,) = handshakes.count(None), [h for h in handshakes if h is not None]
+    assert tries == 1 and seconds < INTERRUPT_GRACE
