@@ -130,6 +130,34 @@ def test_a_sandboxed_kernel_is_interrupted_at_the_timeout_and_leaves_nothing_beh
     assert left == [], "a process the kernel started outlived it"
 
 
+def test_a_sandboxed_kernel_cannot_reach_the_kernel_started_for_the_next_notebook(tmp_path):
+    """course grade starts the next notebook's kernel while this one runs (IsolatedExecute.prestart):
+    its folder (connection file, sockets) and its process are out of this kernel's sight."""
+    require_sandbox()
+    import tempfile
+
+    pattern = os.path.join(tempfile.gettempdir(), "course-kernel-*")  # where the kernels' folders are made
+    look = ("import glob, os\n"
+            f"print(sorted(glob.glob({pattern!r})), os.getcwd())\n"
+            "print(sorted(int(p) for p in os.listdir('/proc') if p.isdigit()))\n")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(look)]
+    try:
+        executed, _ = execute.IsolatedExecute(timeout=60, sandbox=True, prestart=True).preprocess(
+            nb, {"metadata": {"path": str(tmp_path)}})
+        ahead = execute._Spare.kernel
+        assert ahead is not None and os.path.isdir(ahead.scratch)
+        folders, processes = executed.cells[0].outputs[0]["text"].splitlines()
+        seen, cwd = folders.rsplit(" ", 1)
+        visible = json.loads(seen.replace("'", '"'))
+        assert len(visible) == 1 and (cwd + os.sep).startswith(visible[0] + os.sep), \
+            f"the kernel sees another kernel's folder: {visible}"
+        assert ahead.scratch not in folders
+        assert len(json.loads(processes)) < 10, f"the kernel sees processes beyond its own: {processes}"
+    finally:
+        execute._Spare.discard()
+
+
 def _cmdline(proc):
     try:
         return (proc / "cmdline").read_bytes().decode().split("\0")[:-1]
