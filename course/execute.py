@@ -393,28 +393,36 @@ class _JudgeChannel:
     def handshake(self):
         """Make sure the kernel's stdin socket knows this client. zmq connects in the background, and
         until it has, an input request the kernel sends here is lost (the loop's first prompt, lost,
-        would leave a test waiting out its timeout). One input() answered proves the way: its
-        request arrived here, or it was lost and the answer sent unasked reached the kernel (which
-        drops answers sent before it asks, and then asks again). A kernel still waiting at the end
-        is interrupted, and the handshake tried again."""
+        would leave a test waiting out its timeout). One input() whose request arrived here, and was
+        answered, proves the way. A request that does not come in time is never answered unasked (an
+        answer the kernel has not asked for could be read as the answer to a later request): the
+        kernel is interrupted, and the handshake tried again, waiting twice as long each time."""
+        wait = 0.25
         for _ in range(5):
             self.loop = self.kc.execute(HANDSHAKE, silent=True, store_history=False, allow_stdin=True)
-            reply, deadline = None, time.monotonic() + INTERRUPT_GRACE
-            while reply is None and time.monotonic() < deadline:
-                try:
-                    msg = self.kc.stdin_channel.get_msg(timeout=0.1)
-                except Empty:
-                    msg = None
-                if msg is None or (msg["msg_type"] == "input_request"
-                                   and msg.get("parent_header", {}).get("msg_id") == self.loop):
-                    self.kc.input("")
-                reply = self._loop_reply(0.02)
-            if reply is None:  # the kernel still waits in input(): end it
+            asked, reply = self._asked(time.monotonic() + wait), None
+            if asked:
+                self.kc.input("")
+                reply = self._loop_reply(INTERRUPT_GRACE)
+            else:
+                reply = self._loop_reply(0.0)
+            if reply is None:  # its request was lost, or is late: end the input() unanswered
                 run_sync(self.km.interrupt_kernel)()
                 reply = self._loop_reply(INTERRUPT_GRACE)
             self.loop = None
             if reply is not None and reply["content"].get("status") == "ok":
-                return
+                return  # answered; or run without asking (an IPython that runs no request: send says so)
+            wait *= 2
+
+    def _asked(self, deadline):
+        """Whether the handshake's input request arrives before the deadline."""
+        while True:
+            try:
+                msg = self.kc.stdin_channel.get_msg(timeout=max(deadline - time.monotonic(), 0.001))
+            except Empty:
+                return False
+            if msg["msg_type"] == "input_request" and msg.get("parent_header", {}).get("msg_id") == self.loop:
+                return True
 
     def close(self):
         """Close the client's sockets and its own zmq context at once: a message still queued for a
