@@ -113,7 +113,9 @@ def command(argv, scratch):
     # ipykernel exits when its parent looks gone, and its parent here is the sandbox's init
     # (pid 1): told that its parent is pid 1, it never looks (--die-with-parent stops it with the
     # grader instead), and it prints nothing to the grader's terminal
-    args += ["--setenv", "JPY_PARENT_PID", "1", "--chdir", str(scratch), "--"]
+    # it starts in the scratch folder's work/ (the empty folder course.execute starts kernels in)
+    work = scratch / "work"
+    args += ["--setenv", "JPY_PARENT_PID", "1", "--chdir", str(work if work.is_dir() else scratch), "--"]
     if _root():
         uid = sandbox_uid()
         args += ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all",

@@ -130,6 +130,14 @@ def test_a_sandboxed_kernel_is_interrupted_at_the_timeout_and_leaves_nothing_beh
     assert left == [], "a process the kernel started outlived it"
 
 
+def test_a_sandboxed_kernel_starts_in_an_empty_folder(tmp_path):
+    """As without the sandbox: the kernel's connection file, sockets and home are beside its working
+    folder, not in it."""
+    require_sandbox()
+    (out,) = run_kernel(["import os\nprint(os.path.basename(os.getcwd()), os.listdir('.'))\n"], tmp_path)
+    assert out.strip() == "work []"
+
+
 def test_a_sandboxed_kernel_cannot_reach_the_kernel_started_for_the_next_notebook(tmp_path):
     """course grade starts the next notebook's kernel while this one runs (IsolatedExecute.prestart):
     its folder (connection file, sockets) and its process are out of this kernel's sight."""
