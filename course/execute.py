@@ -397,7 +397,7 @@ class _JudgeChannel:
         answered, proves the way. A request that does not come in time is never answered unasked (an
         answer the kernel has not asked for could be read as the answer to a later request): the
         kernel is interrupted, and the handshake tried again, waiting twice as long each time."""
-        wait = 0.25
+        wait = 1.0  # seconds: a lost request is rare (1 notebook in 50), a late one on a loaded machine is not
         for _ in range(5):
             self.loop = self.kc.execute(HANDSHAKE, silent=True, store_history=False, allow_stdin=True)
             asked, reply = self._asked(time.monotonic() + wait), None
