@@ -400,8 +400,7 @@ class _JudgeChannel:
         wait = 1.0  # seconds: a lost request is rare (1 notebook in 50), a late one on a loaded machine is not
         for _ in range(5):
             self.loop = self.kc.execute(HANDSHAKE, silent=True, store_history=False, allow_stdin=True)
-            asked, reply = self._asked(time.monotonic() + wait), None
-            if asked:
+            if self._asked(time.monotonic() + wait):
                 self.kc.input("")
                 reply = self._loop_reply(INTERRUPT_GRACE)
             else:
