@@ -58,21 +58,26 @@ def serve_loop(namespace=None):
     """Answer requests until the grader says "done": each request is read with input() (Jupyter's
     stdin channel), and each reply goes out as the prompt of the next input(). One test cell's
     requests then cost a message each way, not an execution of a cell each. What the student's
-    code prints during a request goes back with its reply."""
+    code prints during a request goes back with its reply.
+
+    A request is "TOKEN JSON", and its reply's prompt starts with the same token: the grader
+    knows the prompt of an input() the student's own code calls (it has no token) from the
+    agent's, and answers it with an empty line."""
     import contextlib
     import io
 
-    reply = json.dumps({"ready": True})
+    prompt = PROMPT + json.dumps({"ready": True})
     while True:
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            request = input(PROMPT + reply)  # (input() flushes stdout first: a StringIO's flush waits for nothing)
-        if request == "done":
+            line = input(prompt)  # (input() flushes stdout first: a StringIO's flush waits for nothing)
+        if line == "done":
             return
+        token, _, request = line.partition(" ")
         out, err = io.StringIO(), io.StringIO()
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             answer = serve(request, namespace)
-        reply = json.dumps({"reply": answer, "stdout": out.getvalue()[-MAX_PRINTED:],
-                            "stderr": err.getvalue()[-MAX_PRINTED:]})
+        prompt = PROMPT + token + " " + json.dumps({"reply": answer, "stdout": out.getvalue()[-MAX_PRINTED:],
+                                                    "stderr": err.getvalue()[-MAX_PRINTED:]})
 
 
 def _user_namespace():
@@ -119,6 +124,9 @@ def _handle(message, namespace):
         return target[_decode(message["key"], namespace)], None
     if op == "setitem":
         target[_decode(message["key"], namespace)] = _decode(message["value"], namespace)
+        return None, None
+    if op == "setitem_attr":  # an item of an attribute's array, written in place (course.judge.KernelArray)
+        getattr(target, message["attr"])[_decode(message["key"], namespace)] = _decode(message["value"], namespace)
         return None, None
     if op == "len":
         return len(target), None
@@ -190,17 +198,22 @@ def _encode(value, depth=0):
             return {"$s": _array(np.asarray(value))}
         if kind is np.random.Generator and type(value.bit_generator) is np.random.PCG64:
             return {"$g": value.bit_generator.state}
-        if kind is list:
-            return [_encode(v, depth + 1) for v in value]
-        if kind is tuple:
-            return {"$t": [_encode(v, depth + 1) for v in value]}
-        if kind is dict:
-            return {"$d": [[_encode(k, depth + 1), _encode(v, depth + 1)] for k, v in value.items()]}
+        if _value_class(value):
+            return {"$o": [f"{kind.__module__}.{kind.__qualname__}", _encode(_state(value), depth + 1)]}
+        # subclasses of list, tuple and dict (a namedtuple, an OrderedDict) cross as what they are
+        if isinstance(value, list):
+            return [_encode(v, depth + 1) for v in list.__iter__(value)]
+        if isinstance(value, tuple):
+            items = [_encode(v, depth + 1) for v in tuple.__iter__(value)]
+            fields = getattr(kind, "_fields", None)
+            if isinstance(fields, tuple) and len(fields) == len(items) and all(type(f) is str for f in fields):
+                return {"$nt": [list(fields), items]}
+            return {"$t": items}
+        if isinstance(value, dict):
+            return {"$d": [[_encode(k, depth + 1), _encode(v, depth + 1)] for k, v in dict.items(value)]}
         sympy = sys.modules.get("sympy")
         if sympy is not None and isinstance(value, sympy.Basic):
             return {"$sym": sympy.srepr(value)}
-        if _value_class(value):
-            return {"$o": [f"{kind.__module__}.{kind.__qualname__}", _encode(_state(value), depth + 1)]}
     return _handle_of(value)
 
 

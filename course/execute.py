@@ -2,7 +2,6 @@
 import asyncio
 import atexit
 import copy
-import json
 import multiprocessing.util
 import os
 import shutil
@@ -17,11 +16,12 @@ from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from nbgrader.utils import is_grade, is_solution, is_task
-from traitlets import Bool, Enum, Type
+from traitlets import Bool, Enum, Int, Type, Unicode
 
 from course import sandbox
 from course.agent import PROMPT
-from course.judge import Judge, KernelDied, NoReply, hidden_removed, visible_runs_needed
+from course.judge import KernelDied, NoReply, hidden_removed, visible_runs_needed
+from course.judge_process import JudgeClient, JudgeFailed, _Zygote
 
 
 class _GradingKernelClient(AsyncKernelClient):
@@ -79,6 +79,7 @@ class _GradingKernelManager(AsyncKernelManager):
         await super()._async_wait(pollinterval=min(pollinterval, 0.01))
 
 
+MAX_PROMPT = 72 * 2**20  # characters of one prompt of the kernel's passed on to the judge
 HANDSHAKE = "__import__('builtins').input()"  # the built-in input(), whatever the student named `input`
 INTERRUPT_GRACE = 5  # seconds a cell interrupted at the timeout has to stop before its kernel is killed
 
@@ -127,6 +128,17 @@ class IsolatedExecute(Execute):
                     "for a kernel to boot; `course grade` turns it on (see _Spare).",
     ).tag(config=True)
 
+    sizes_key = Unicode(
+        "", help="The course's secret (hex) from which each notebook's symbolic checks draw the batch sizes they "
+                 "compare formulas at (course.symbolic.set_sizes_key); `course grade` reads it from the course "
+                 "folder (course.coursedir.grading_key). Empty: the fixed sizes a student's own kernel uses.",
+    ).tag(config=True)
+
+    max_output = Int(
+        2_000_000, help="Characters of output one cell keeps; what it prints past that is dropped as it arrives, "
+                        "so that a cell that floods its output stays as quick to stop as any other.",
+    ).tag(config=True)
+
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("kernel_manager_class", _GradingKernelManager)
         super().__init__(*args, **kwargs)
@@ -171,6 +183,7 @@ class IsolatedExecute(Execute):
         """nbclient's collection of a cell's outputs, which ends when the kernel goes idle after
         the cell; self._cell_done says so to _async_handle_timeout."""
         self._cell_done = asyncio.Event()
+        self._printed, self._flooded = 0, False
         try:
             await super()._async_poll_output_msg(parent_msg_id, cell, cell_index)
         finally:
@@ -209,14 +222,21 @@ class IsolatedExecute(Execute):
             visible.source = hidden_removed(cell.source)
             super().preprocess_cell(visible, resources, index)
             self.nb.cells[index] = cell  # nbclient put the visible copy in its place
-        while todo and todo[0][0] < index:
-            judge.run_locked(todo.pop(0)[1])
+        try:
+            while todo and todo[0][0] < index:
+                judge.run_locked(todo.pop(0)[1])
+        except JudgeFailed:
+            pass  # the test that needs them says why
         try:
             outputs = judge.run_test(cell.source)
         except KernelDied:
             from nbclient.exceptions import DeadKernelError
 
             raise DeadKernelError("Kernel died") from None
+        except JudgeFailed as error:
+            outputs = [{"output_type": "error", "ename": "JudgeFailed", "traceback": [],
+                        "evalue": f"The grader could not judge this test: its judge process stopped ({error}). "
+                                  "The test scores 0."}]
         cell.outputs = [nbformat.from_dict(output) for output in outputs]
         return cell, self.resources
 
@@ -229,6 +249,21 @@ class IsolatedExecute(Execute):
     def _finish(self):
         if self._channel is not None:
             self._channel.finish()
+
+    def output(self, outs, msg, display_id, cell_index):
+        """nbclient's handling of one output message, with what a cell prints past max_output
+        characters dropped (and said once)."""
+        content = msg.get("content", {})
+        size = len(content.get("text", "")) + sum(len(str(v)) for v in (content.get("data") or {}).values())
+        self._printed = getattr(self, "_printed", 0) + size
+        if self._printed > self.max_output and msg.get("msg_type") != "error":
+            if not getattr(self, "_flooded", False):
+                self._flooded = True
+                outs.append(nbformat.v4.new_output(
+                    "stream", name="stdout",
+                    text=f"\n[... this cell printed more than {self.max_output} characters; the rest is not kept]\n"))
+            return None
+        return super().output(outs, msg, display_id, cell_index)
 
     def _instructors(self, cell):
         """Whether a cell is the instructor's, word for word: only such cells run in the grader.
@@ -249,8 +284,9 @@ class IsolatedExecute(Execute):
                       if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("locked")
                       and not cell.metadata.get("nbgrader", {}).get("grade")
                       and not cell.metadata.get("nbgrader", {}).get("solution") and self._instructors(cell)]
-            self._judge = (Judge(self._send, timeout=self.timeout or 120, finish=self._finish), locked,
-                           visible_runs_needed(nb.cells))
+            self._judge = (JudgeClient(self._send, self._finish, timeout=self.timeout or 120, sandboxed=self.sandbox,
+                                       key=self._notebook_key(resources)),
+                           locked, visible_runs_needed(nb.cells))
         try:
             return self._preprocess(nb, resources, km)
         finally:
@@ -260,6 +296,18 @@ class IsolatedExecute(Execute):
             if self._channel is not None:
                 self._channel.close()
                 self._channel = None
+
+    def _notebook_key(self, resources):
+        """This notebook's sizes key: the course's secret and the notebook's name, hashed (the judge
+        of one notebook learns nothing of another's sizes, nor the course's secret)."""
+        if not self.sizes_key:
+            return None
+        import hashlib
+        import hmac
+
+        info = (resources or {}).get("nbgrader") or {}
+        name = f"{info.get('assignment', '')}/{info.get('notebook', '')}".encode()
+        return hmac.new(bytes.fromhex(self.sizes_key), name, hashlib.sha256).digest()
 
     def _preprocess(self, nb, resources=None, km=None):
         resources = resources if resources is not None else {}
@@ -368,13 +416,16 @@ class _Spare:
 
 
 atexit.register(_Spare.discard)
+atexit.register(_Zygote.discard)
 # a worker process of multiprocessing ends without running atexit's functions, but runs these
 multiprocessing.util.Finalize(None, _Spare.discard, exitpriority=0)
+multiprocessing.util.Finalize(None, _Zygote.discard, exitpriority=0)
 
 
 class _JudgeChannel:
     """The judge's requests to the kernel (course.agent answers them), over a blocking client of
-    the kernel's own: (reply text, [(stream, text)]) per request.
+    the kernel's own: send(text, timeout) answers the kernel's pending input() with text and
+    returns the prompt of its next one, as text (the judge reads it: course.judge_process).
 
     The first request of a test cell starts course.agent.serve_loop in the kernel; each request
     then goes as the answer to its input() prompt (Jupyter's stdin channel), and the reply comes as
@@ -436,14 +487,7 @@ class _JudgeChannel:
             self._start()
             self._prompt(deadline, starting=True)
         self.kc.input(text)
-        prompt = self._prompt(deadline)
-        try:
-            message = json.loads(prompt)
-            streams = [(name, message[name]) for name in ("stdout", "stderr")
-                       if isinstance(message.get(name), str) and message[name]]
-            return message["reply"], streams
-        except (ValueError, KeyError, TypeError):
-            return None, []
+        return self._prompt(deadline)[:MAX_PROMPT]
 
     def _start(self):
         self.loop = self.kc.execute("__import__('course.agent').agent.serve_loop()", silent=True,

@@ -72,6 +72,29 @@ class NoReply(BadReply):
 _error_classes = {}
 
 
+class NamedTuple(tuple):
+    """A named tuple of the kernel's (a collections.namedtuple, a typing.NamedTuple): a tuple,
+    whose items can also be read by their field names. Built without namedtuple's code
+    generation, so that no name of the student's reaches eval."""
+
+    _fields = ()
+
+    @classmethod
+    def of(cls, fields, values):
+        made = cls(values)
+        made.__dict__["_fields"] = tuple(fields)
+        return made
+
+    def __getattr__(self, name):
+        fields = self.__dict__.get("_fields", ())
+        if name in fields:
+            return self[fields.index(name)]
+        raise AttributeError(name)
+
+    def _asdict(self):
+        return dict(zip(self._fields, self))
+
+
 def student_error(kind, message):
     """An exception for what the student's code raised in the kernel: a StudentError that is also
     the built-in exception of that name (NameError, ValueError, ...), so that a test's `except`
@@ -136,6 +159,12 @@ def decode(value, kernel, depth=0):
             return a[()]
     if tag == "$t" and type(body) is list:
         return tuple(decode(v, kernel, depth + 1) for v in body)
+    if tag == "$nt" and type(body) is list and len(body) == 2 and type(body[0]) is list and type(body[1]) is list:
+        fields, values = body
+        if len(fields) != len(values) or not all(type(f) is str and f.isidentifier() and len(f) <= 100
+                                                 for f in fields) or len(set(fields)) != len(fields):
+            raise BadReply("a malformed named tuple")
+        return NamedTuple.of(fields, [decode(v, kernel, depth + 1) for v in values])
     if tag == "$d" and type(body) is list:
         out = {}
         for pair in body:
@@ -365,6 +394,8 @@ class Remote:
         value = self._ask("getattr", attr=name)
         if isinstance(value, Remote) and object.__getattribute__(value, "_type") == "builtins.method":
             methods[name] = value
+        if type(value) is np.ndarray:
+            value = KernelArray.of(value, self, name)
         return value
 
     def __setattr__(self, name, value):
@@ -410,6 +441,35 @@ class Remote:
 
     def __deepcopy__(self, memo):
         return self  # a handle: a copy would name the same object of the kernel
+
+
+class KernelArray(np.ndarray):
+    """An array read from an attribute of a kernel object (`layer.gamma`). Writing an item of it
+    (`layer.gamma[0] = 7`) writes the kernel's array too, so that a test sees what the student's
+    objects share, as it would in the kernel. Any other change in place (`+=`, np.copyto, a
+    slice's items) fails loudly: the array is read-only but for item assignment."""
+
+    @classmethod
+    def of(cls, array, owner, attr):
+        view = array.view(cls)
+        view._origin = (owner, attr)
+        view.flags.writeable = False
+        return view
+
+    def __array_finalize__(self, obj):
+        self._origin = None  # a view or result of it writes nowhere
+
+    def __setitem__(self, key, value):
+        origin = getattr(self, "_origin", None)
+        if origin is None:
+            return super().__setitem__(key, value)
+        self.flags.writeable = True
+        try:
+            super().__setitem__(key, value)
+        finally:
+            self.flags.writeable = False
+        owner, attr = origin
+        owner._ask("setitem_attr", attr=attr, key=key, value=value)
 
 
 class RemoteCallable(Remote):

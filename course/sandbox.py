@@ -55,6 +55,12 @@ def sandbox_uid():
     return UID_BASE + os.getpid() % UID_SPAN
 
 
+def judge_uid():
+    """The user id a root grader runs its judge as (course.judge_process): another than its
+    kernels', so that neither can signal, trace or count against the other."""
+    return sandbox_uid() + UID_SPAN
+
+
 def readable_paths():
     """What the kernel reads besides the system: the Python installation(s) and `course`."""
     import site
@@ -75,9 +81,11 @@ def _bound(path, bound):
     return any(path == b or b in path.parents for b in bound)
 
 
-def command(argv, scratch):
+def command(argv, scratch, writable=True, uid=None):
     """`argv` (the kernel's command line) run in the sandbox, with `scratch` its only writable
-    folder (it must exist, and belong to sandbox_uid() when the grader is root: prepare())."""
+    folder (it must exist, and belong to sandbox_uid() when the grader is root: prepare()).
+    writable=False binds `scratch` read-only too: nothing but /tmp (a fresh tmpfs) can be written.
+    uid: the user id a root grader runs it as (default sandbox_uid())."""
     scratch = Path(scratch).resolve()
     args = ["bwrap", "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
             "--unshare-cgroup-try", "--die-with-parent"]
@@ -99,7 +107,7 @@ def command(argv, scratch):
         path = Path("/etc") / name
         if path.exists():
             args += ["--ro-bind", str(path), str(path)]
-    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+    args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp"]  # as /tmp is anywhere
     made = {Path("/tmp")}
     for path in [*readable_paths(), scratch]:
         if _bound(path, bound):
@@ -108,7 +116,7 @@ def command(argv, scratch):
             if parent != Path("/") and parent not in made and not _bound(parent, bound):
                 args += ["--perms", "0755", "--dir", str(parent)]
                 made.add(parent)
-        args += ["--bind" if path == scratch else "--ro-bind", str(path), str(path)]
+        args += ["--bind" if path == scratch and writable else "--ro-bind", str(path), str(path)]
         bound.append(path)
     # ipykernel exits when its parent looks gone, and its parent here is the sandbox's init
     # (pid 1): told that its parent is pid 1, it never looks (--die-with-parent stops it with the
@@ -117,7 +125,7 @@ def command(argv, scratch):
     work = scratch / "work"
     args += ["--setenv", "JPY_PARENT_PID", "1", "--chdir", str(work if work.is_dir() else scratch), "--"]
     if _root():
-        uid = sandbox_uid()
+        uid = sandbox_uid() if uid is None else uid
         args += ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all",
                  "--bounding-set=-all", "--"]
         nproc = NPROC

@@ -128,6 +128,8 @@ def check_array(name, got, expected, *, rtol=1e-7, atol=1e-10, dtype=np.float64,
     """
     __tracebackhide__ = True
     expected = _as_float_array(expected)
+    if isinstance(got, _ndarray) and _type(got).__module__ == "course.judge":
+        got = got.view(_ndarray)  # an attribute's array the grader read from the kernel (course.judge.KernelArray)
     if _type(got) is not _ndarray:
         if got is None:
             _fail([f"{name} is None; expected an array of shape {expected.shape}."],

@@ -359,6 +359,19 @@ WRONG = [
 ]
 
 RIGHT = [
+    Answer("namedtuple gradients", {CELL: """
+        from collections import namedtuple
+
+        Gradients = namedtuple("Gradients", ["dx", "dgamma", "dbeta"])
+
+        def batchnorm_backward(dout, cache):
+            x, x_hat, mu, var, gamma, eps = cache
+            N = dout.shape[0]
+            dbeta = dout.sum(axis=0)
+            dgamma = (dout * x_hat).sum(axis=0)
+            dx = gamma / (N * np.sqrt(var + eps)) * (N * dout - dbeta - x_hat * dgamma)
+            return Gradients(dx, dgamma, dbeta)
+        """}),
     Answer("simplified formula as batchnorm_backward", {CELL: """
         def batchnorm_backward(dout, cache):
             x, x_hat, mu, var, gamma, eps = cache

@@ -337,6 +337,17 @@ WRONG = [
         self.axes = axes
         return self.scale * self.x_hat + self.shift
 """), says="read self.gamma and self.beta"),
+    Answer("layers of one shape share gamma and beta", {CELL: "_PARAMETERS = {}  # shape -> (gamma, beta), made once\n\n"
+           + _layer(init="""
+    def __init__(self, normalized_shape, eps=1e-5):
+        if isinstance(normalized_shape, int):
+            normalized_shape = (normalized_shape,)
+        self.normalized_shape = tuple(normalized_shape)
+        self.eps = eps
+        if self.normalized_shape not in _PARAMETERS:
+            _PARAMETERS[self.normalized_shape] = (np.ones(self.normalized_shape), np.zeros(self.normalized_shape))
+        self.gamma, self.beta = _PARAMETERS[self.normalized_shape]
+""")[CELL]}, says="its own arrays"),
 ]
 
 RIGHT = [
