@@ -66,18 +66,58 @@ def serve_loop(namespace=None):
     import contextlib
     import io
 
-    prompt = PROMPT + json.dumps({"ready": True})
-    while True:
+    state = {"token": ""}
+
+    def exchange(prompt):
+        """input(prompt), quietly; the request it answers, its token kept for the next reply."""
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
             line = input(prompt)  # (input() flushes stdout first: a StringIO's flush waits for nothing)
         if line == "done":
-            return
-        token, _, request = line.partition(" ")
-        out, err = io.StringIO(), io.StringIO()
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            answer = serve(request, namespace)
-        prompt = PROMPT + token + " " + json.dumps({"reply": answer, "stdout": out.getvalue()[-MAX_PRINTED:],
-                                                    "stderr": err.getvalue()[-MAX_PRINTED:]})
+            return None
+        state["token"], _, request = line.partition(" ")
+        return request
+
+    def reply(text, out="", err=""):
+        return PROMPT + state["token"] + " " + json.dumps({"reply": text, "stdout": out[-MAX_PRINTED:],
+                                                           "stderr": err[-MAX_PRINTED:]})
+
+    _ask_grader[0] = lambda text: exchange(reply(text))
+    try:
+        request = exchange(PROMPT + json.dumps({"ready": True}))
+        while request is not None:
+            out, err = io.StringIO(), io.StringIO()
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                answer = serve(request, namespace)
+            request = exchange(reply(answer, out.getvalue(), err.getvalue()))
+    finally:
+        _ask_grader[0] = None
+
+
+_ask_grader = [None]  # text -> text: a message to the grader, and its answer (set while a loop serves)
+
+
+def _callback(ref, namespace):
+    """A function of the test's that stays in the grader: calling it asks the grader to run it
+    (course.judge.Kernel.call_back); requests the grader makes meanwhile are served here."""
+    def grader_function(*args, **kwargs):
+        if _ask_grader[0] is None:
+            raise RuntimeError("the grader's function can only be called while the grader asks")
+        text = json.dumps({"callback": ref, "args": [_encode(a) for a in args],
+                           "kwargs": [[k, _encode(v)] for k, v in kwargs.items()]})
+        while True:
+            raw = _ask_grader[0](text)
+            message = json.loads(raw)
+            if "result" not in message:  # a request of the grader's, made while its function runs
+                text = serve(raw, namespace)
+                continue
+            result = message["result"]
+            if "error" in result:
+                kind = getattr(__import__("builtins"), str(result["error"].get("type")), Exception)
+                raise (kind if isinstance(kind, type) and issubclass(kind, Exception) else Exception)(
+                    "raised by the grader's function")
+            return _decode(result["ok"], namespace)
+
+    return grader_function
 
 
 def _user_namespace():
@@ -253,6 +293,8 @@ def _decode(value, namespace):
         return {_decode(k, namespace): _decode(v, namespace) for k, v in body}
     if tag == "$r":
         return _objects[body]
+    if tag == "$cb":
+        return _callback(body, namespace)
     if tag == "$o":
         name, state = body[0], _decode(body[1], namespace)
         if name not in VALUE_CLASSES:

@@ -25,6 +25,7 @@ import ast
 import base64
 import builtins
 import contextlib
+import functools
 import io
 import json
 import marshal
@@ -41,6 +42,7 @@ MAX_REPLY = 64 * 2**20     # characters of one reply of the kernel
 MAX_DEPTH = 60             # nesting of a decoded value
 MAX_SYMPY_NODES = 200_000  # syntax nodes of one SymPy expression's text
 MAX_OUTPUT = 20_000        # characters of a test cell's printed output kept
+LOCKED = "<locked>"        # the file name the code of the instructor's locked cells is compiled with
 
 
 class StudentError(Exception):
@@ -319,8 +321,14 @@ def read_sympy(text):
 # ---------------------------------------------------------------------------------------------
 # Values into the kernel.
 
-def encode(value, depth=0):
-    """A value of the test's, as JSON data for the kernel (course.agent decodes it)."""
+def encode(value, depth=0, callbacks=None):
+    """A value of the test's, as JSON data for the kernel (course.agent decodes it).
+
+    callbacks: a Kernel's list of the test's functions the kernel may call back. A function
+    among the values then stays here: the kernel gets a handle ({"$cb": n}), and calling it is a
+    request of the kernel's to the grader (Kernel.request), so that no test code, name or
+    constant reaches the kernel. Without callbacks (the function course.testing.in_kernel runs
+    there), a function goes as its code."""
     if depth > MAX_DEPTH:
         raise TypeError("a value nested too deeply to send to the kernel")
     kind = type(value)
@@ -329,7 +337,7 @@ def encode(value, depth=0):
     if kind is float:
         return value if np.isfinite(value) else {"$f": repr(value)}
     if kind is complex:
-        return {"$c": [encode(value.real), encode(value.imag)]}
+        return {"$c": [encode(value.real, 1, callbacks), encode(value.imag, 1, callbacks)]}
     if isinstance(value, Remote):
         return {"$r": object.__getattribute__(value, "_ref")}
     if isinstance(value, np.ndarray) and value.dtype.kind in _NUMERIC_KINDS:
@@ -341,24 +349,28 @@ def encode(value, depth=0):
     name = f"{kind.__module__}.{kind.__qualname__}"
     if name in ("course.mlp.MLP", "course.mlp.BatchNorm", "course.data.Split"):
         state = tuple(value) if isinstance(value, tuple) else dict(vars(value))
-        return {"$o": [name, encode(state, depth + 1)]}
+        return {"$o": [name, encode(state, depth + 1, callbacks)]}
     if isinstance(value, list):
-        return [encode(v, depth + 1) for v in value]
+        return [encode(v, depth + 1, callbacks) for v in value]
     if isinstance(value, tuple):
-        return {"$t": [encode(v, depth + 1) for v in value]}
+        return {"$t": [encode(v, depth + 1, callbacks) for v in value]}
     if isinstance(value, dict):
-        return {"$d": [[encode(k, depth + 1), encode(v, depth + 1)] for k, v in value.items()]}
+        return {"$d": [[encode(k, depth + 1, callbacks), encode(v, depth + 1, callbacks)] for k, v in value.items()]}
     if kind is np.random.Generator and type(value.bit_generator) is np.random.PCG64:
         return {"$g": value.bit_generator.state}
     if kind is slice:
         return {"$sl": [encode(value.start), encode(value.stop), encode(value.step)]}
     if value is Ellipsis:
         return {"$e": 1}
+    if callbacks is not None and kind in (types.FunctionType, types.MethodType, types.BuiltinFunctionType,
+                                          functools.partial):
+        callbacks.append(value)
+        return {"$cb": len(callbacks) - 1}
     if kind is types.FunctionType:
-        closure = [encode(cell.cell_contents, depth + 1) for cell in value.__closure__ or ()]
+        closure = [encode(cell.cell_contents, depth + 1, callbacks) for cell in value.__closure__ or ()]
         return {"$fn": {"code": base64.b64encode(marshal.dumps(value.__code__)).decode(), "name": value.__name__,
-                        "defaults": encode(value.__defaults__, depth + 1),
-                        "kwdefaults": encode(value.__kwdefaults__, depth + 1), "closure": closure}}
+                        "defaults": encode(value.__defaults__, depth + 1, callbacks),
+                        "kwdefaults": encode(value.__kwdefaults__, depth + 1, callbacks), "closure": closure}}
     sympy = sys.modules.get("sympy")
     if sympy is not None and isinstance(value, sympy.Basic):
         return {"$sym": sympy.srepr(value)}
@@ -502,9 +514,16 @@ class Kernel:
     def __init__(self, send):
         self._send = send
         self.deadline = None
+        self.callbacks = []  # the test's functions the kernel holds handles to (encode)
 
     def apply(self, function, args, kwargs):
-        """function(*args, **kwargs) run in the kernel (course.testing.in_kernel)."""
+        """function(*args, **kwargs) run in the kernel (course.testing.in_kernel). Only a function
+        of a locked cell's goes there as code (the student sees those cells anyway); a hidden
+        test's own code never does."""
+        code = getattr(function, "__code__", None)
+        if type(function) is not types.FunctionType or code is None or code.co_filename != LOCKED:
+            raise TypeError("in_kernel runs only functions defined in a locked cell of the notebook "
+                            "(a hidden test's code never goes to the student's kernel)")
         return self.request("apply", function=function, args=list(args), kwargs=dict(kwargs))
 
     def request(self, op, **fields):
@@ -512,28 +531,15 @@ class Kernel:
             fields["function"] = encode(fields["function"])
         if "args" in fields:
             args = fields["args"]
-            fields["args"] = [encode(a) for a in args]
+            fields["args"] = [encode(a, callbacks=self.callbacks) for a in args]
             kwargs = fields["kwargs"]
-            fields["kwargs"] = [[k, encode(v)] for k, v in kwargs.items()]
+            fields["kwargs"] = [[k, encode(v, callbacks=self.callbacks)] for k, v in kwargs.items()]
         for key in ("value", "key"):
             if key in fields:
-                fields[key] = encode(fields[key])
-        left = None if self.deadline is None else max(self.deadline - time.monotonic(), 0.01)
-        try:
-            text, streams = self._send(json.dumps({"op": op, **fields}), left)
-        except TimeoutError:
-            raise KernelTimeout("your code was still running when the test cell's time was up "
-                                "(an endless loop, or a much too slow computation?)") from None
-        for name, chunk in streams:
-            (sys.stderr if name == "stderr" else sys.stdout).write(chunk)
-        if type(text) is not str or len(text) > MAX_REPLY:
-            raise BadReply("the kernel's reply is too large or missing")
-        try:
-            reply = json.loads(text)
-        except ValueError:
-            raise BadReply("the kernel's reply is not JSON") from None
-        if type(reply) is not dict:
-            raise BadReply("the kernel's reply is not a reply")
+                fields[key] = encode(fields[key], callbacks=self.callbacks)
+        reply = self._exchange(json.dumps({"op": op, **fields}))
+        while "callback" in reply:  # the student's code called a function of the test's: it runs here
+            reply = self._exchange(self.call_back(reply))
         if "error" in reply:
             error = reply["error"]
             if type(error) is not dict or type(error.get("type")) is not str or type(error.get("message")) is not str:
@@ -547,10 +553,50 @@ class Kernel:
             _write_back(args, kwargs, reply["writeback"], self)
         return decode(reply["ok"], self)
 
+    def _exchange(self, text):
+        """Send text; the kernel's reply (a dict), what its code printed meanwhile written here."""
+        left = None if self.deadline is None else max(self.deadline - time.monotonic(), 0.01)
+        try:
+            text, streams = self._send(text, left)
+        except TimeoutError:
+            raise KernelTimeout("your code was still running when the test cell's time was up "
+                                "(an endless loop, or a much too slow computation?)") from None
+        for name, chunk in streams:
+            (sys.stderr if name == "stderr" else sys.stdout).write(chunk)
+        if type(text) is not str or len(text) > MAX_REPLY:
+            raise BadReply("the kernel's reply is too large or missing")
+        try:
+            reply = json.loads(text)
+        except (ValueError, RecursionError):
+            raise BadReply("the kernel's reply is not JSON") from None
+        if type(reply) is not dict:
+            raise BadReply("the kernel's reply is not a reply")
+        return reply
+
+    def call_back(self, request):
+        """Run the test's function the kernel called ({"callback": n, "args": [...], "kwargs":
+        [[name, value], ...]}); the answer for the kernel, as JSON text. What it raises reaches
+        the kernel as its type alone: no message of the test's goes there."""
+        ref, args, kwargs = request.get("callback"), request.get("args"), request.get("kwargs")
+        if type(ref) is not int or not 0 <= ref < len(self.callbacks) or type(args) is not list \
+                or type(kwargs) is not list or not all(type(p) is list and len(p) == 2 and type(p[0]) is str
+                                                       for p in kwargs):
+            raise BadReply("a malformed call of the test's function")
+        function = self.callbacks[ref]
+        try:
+            result = function(*[decode(a, self) for a in args], **{k: decode(v, self) for k, v in kwargs})
+            return json.dumps({"result": {"ok": encode(result, callbacks=self.callbacks)}})
+        except (KernelDied, KernelTimeout):
+            raise
+        except Exception as error:  # noqa: BLE001 - the kernel's code sees an exception of that type
+            kind = type(error).__name__ if type(error).__module__ == "builtins" else "Exception"
+            return json.dumps({"result": {"error": {"type": kind}}})
+
     def forget(self):
         """Drop the kernel's handles (at the end of a notebook)."""
         with contextlib.suppress(Exception):
             self.request("forget")
+        self.callbacks.clear()
 
 
 def _write_back(args, kwargs, changes, kernel):
@@ -712,7 +758,7 @@ class Judge:
             for category in (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning):
                 warnings.filterwarnings("ignore", category=category)
             try:
-                exec(compile(source, "<test>", "exec"), self.namespace)
+                exec(compile(source, LOCKED if quiet else "<test>", "exec"), self.namespace)
             except KernelDied:
                 raise
             except _Alarm:

@@ -18,11 +18,14 @@ def local_kernel(namespace):
 
 
 def judged(namespace, source):
-    """The outputs of a test cell judged against course.agent serving `namespace`."""
+    """The outputs of a test cell judged against course.agent serving `namespace` (in this
+    process: a call of the test's function from the kernel comes straight back to the judge)."""
     j = Judge(lambda text, timeout: (agent.serve(text, namespace), []), timeout=30)
+    agent._ask_grader[0] = lambda text: json.dumps(json.loads(j.kernel.call_back(json.loads(text))))
     try:
         return j.run_test(source)
     finally:
+        agent._ask_grader[0] = None
         j.close()
 
 
@@ -137,8 +140,9 @@ def test_objects_stay_in_the_kernel_and_are_reached_through_requests():
     source = ("import numpy as np\nlayer = Layer(3)\nassert type(layer).__name__ == 'Layer'\n"
               "layer.gamma = np.array([1.0, 2.0, 3.0])\n"
               "assert layer.forward(np.ones(3)).tolist() == [1.0, 2.0, 3.0]\n"
-              "g = layer.gamma\ng[0] = 100.0  # a copy: the kernel's gamma is unchanged\n"
-              "assert layer.forward(np.ones(3))[0] == 1.0\n")
+              "g = layer.gamma\ng[0] = 100.0  # written through: the kernel's gamma changes too\n"
+              "assert layer.forward(np.ones(3))[0] == 100.0\n"
+              "try:\n    g += 1\nexcept ValueError:\n    pass\nelse:\n    raise AssertionError('+= on a kernel array')\n")
     assert errors(judged(namespace, source)) == []
 
 
@@ -156,16 +160,30 @@ def test_a_name_the_student_never_defined_is_a_name_error():
     assert errors(outputs) == [("NameError", "your code raised NameError: name 'batchnorm_forward' is not defined")]
 
 
-def test_a_function_of_the_test_runs_in_the_kernel_with_the_values_it_closes_over():
-    """It sees the kernel's globals, not the test's: only what it closes over is sent along."""
+def test_a_function_of_the_test_stays_in_the_grader_and_the_kernel_calls_it_back():
+    """The kernel gets a handle, not the function's code, name or constants: calling it runs it
+    here, with the test's globals; what it raises reaches the kernel as its type alone."""
     namespace = student_namespace()
     namespace["apply"] = lambda f, v: f(v)
+    namespace["peek"] = lambda f: [f.__name__, repr(getattr(f, "__code__", None) and f.__code__.co_consts)]
+    namespace["catch"] = _raised
     source = ("import numpy as np\n"
               "def check():\n    W = np.array([2.0, 3.0])\n    def times_w(v):\n        return v * W\n"
-              "    assert apply(times_w, np.ones(2)).tolist() == [2.0, 3.0]\n\ncheck()\n"
-              "LIMIT = 3\nassert apply(lambda v: v < LIMIT, 1)\n")
-    outputs = judged(namespace, source)
-    assert errors(outputs) == [("NameError", "your code raised NameError: name 'LIMIT' is not defined")]
+              "    assert apply(times_w, np.ones(2)).tolist() == [2.0, 3.0]\n"
+              "    name, consts = peek(times_w)\n"
+              "    assert name != 'times_w' and 'the secret' not in consts, (name, consts)\n"
+              "    return 'the secret'\n\ncheck()\n"
+              "LIMIT = 3\nassert apply(lambda v: v < LIMIT, 1)\n"
+              "def fails(v):\n    raise ValueError('the hidden expected value is 42')\n"
+              "assert catch(fails) == \"ValueError:raised by the grader's function\", catch(fails)\n")
+    assert errors(judged(namespace, source)) == []
+
+
+def _raised(f):
+    try:
+        f(1)
+    except Exception as error:  # noqa: BLE001
+        return f"{type(error).__name__}:{error}"
 
 
 def test_a_reply_the_student_forged_is_only_a_value():
