@@ -8,7 +8,7 @@ value, encoded as JSON data:
     serve(request_text, namespace=None) -> reply_text
 
 - numbers, strings, None, lists, tuples and dicts of them, NumPy arrays and scalars (their raw
-  bytes, with dtype and shape), SymPy expressions (as `sympy.srepr` text);
+  bytes, with dtype and shape), SymPy expressions (as trees: course.symtree);
 - NumPy's random generators (PCG64) as their state;
 - anything else (a function, a class, an object of the student's) as a handle the grader can
   call, read attributes of or pass back.
@@ -253,7 +253,9 @@ def _encode(value, depth=0):
             return {"$d": [[_encode(k, depth + 1), _encode(v, depth + 1)] for k, v in dict.items(value)]}
         sympy = sys.modules.get("sympy")
         if sympy is not None and isinstance(value, sympy.Basic):
-            return {"$sym": sympy.srepr(value)}
+            from course import symtree
+
+            return {"$sym": symtree.encode(value)}
     return _handle_of(value)
 
 
@@ -311,9 +313,9 @@ def _decode(value, namespace):
         generator.bit_generator.state = body
         return generator
     if tag == "$sym":
-        import sympy
+        from course import symtree
 
-        return sympy.sympify(body)
+        return symtree.decode(body)
     if tag == "$sl":
         return slice(*(_decode(v, namespace) for v in body))
     if tag == "$e":

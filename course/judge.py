@@ -8,8 +8,8 @@ course.agent and comes back as a value:
 
 - numbers, strings, lists, tuples, dicts, NumPy arrays and scalars are decoded as data (raw
   bytes of a numeric dtype; no pickle, no eval);
-- SymPy expressions are rebuilt from `srepr` text by a parser that only calls SymPy's own
-  classes (read_sympy);
+- SymPy expressions are rebuilt from a tree of allow-listed node kinds (course.symtree), never
+  from text;
 - anything else stays in the kernel: a Remote stands for it, and calling it, reading or setting
   its attributes and items are requests to the kernel. Arguments go to the kernel as data too,
   and a function the test defines goes as its code (it then runs in the kernel, as the student's
@@ -178,8 +178,13 @@ def decode(value, kernel, depth=0):
             except TypeError:
                 raise BadReply("a dict key that cannot be a key") from None
         return out
-    if tag == "$sym" and type(body) is str:
-        return read_sympy(body)
+    if tag == "$sym":
+        from course import symtree
+
+        try:
+            return symtree.decode(body)
+        except symtree.Refused as refused:
+            raise BadReply(str(refused)) from None
     if tag == "$g" and type(body) is dict:
         return _generator(body)
     if tag == "$o" and type(body) is list and len(body) == 2:
@@ -224,98 +229,6 @@ def _course_object(name, state):
         vars(obj).update(state)
         return obj
     raise BadReply("a malformed object of the course's")
-
-
-# ---------------------------------------------------------------------------------------------
-# SymPy expressions, rebuilt from srepr text without eval.
-
-_sympy_names = None
-
-
-def _sympy_namespace():
-    global _sympy_names
-    if _sympy_names is None:
-        import sympy
-
-        names = {}
-        for name in dir(sympy):
-            obj = getattr(sympy, name)
-            if isinstance(obj, type) and issubclass(obj, sympy.Basic):
-                names[name] = obj
-        for name in ("oo", "zoo", "nan", "pi", "E", "I", "EulerGamma", "Catalan", "GoldenRatio", "true", "false"):
-            names[name] = getattr(sympy, name)
-        _sympy_names = names
-    return _sympy_names
-
-
-_LITERAL_CLASSES = set()
-LARGE = 10**6  # a number this large is not evaluated when it is an argument (of Pow, factorial, ...)
-
-
-def _large(value):
-    import sympy
-
-    if type(value) in (int, float):
-        return abs(value) > LARGE
-    return isinstance(value, sympy.Number) and value.is_finite is not False and abs(value) > LARGE
-
-
-def read_sympy(text):
-    """The SymPy expression of `srepr` text, built by calling only SymPy's classes with literal
-    arguments (no eval). Raises BadReply for anything else, or for text too large or deep."""
-    import sympy
-    from sympy.core.function import FunctionClass
-
-    if len(text) > 2_000_000:
-        raise BadReply("a SymPy expression too large to read")
-    try:
-        tree = ast.parse(text, mode="eval")
-    except (SyntaxError, RecursionError, MemoryError, ValueError):
-        raise BadReply("a SymPy expression too deeply nested to read") from None
-    if sum(1 for _ in ast.walk(tree)) > MAX_SYMPY_NODES:
-        raise BadReply("a SymPy expression too large to read")
-    names = _sympy_namespace()
-    if not _LITERAL_CLASSES:
-        _LITERAL_CLASSES.update((sympy.Integer, sympy.Rational, sympy.Float, sympy.Symbol, sympy.Dummy, sympy.Tuple))
-
-    def build(node, depth):
-        if depth > 400:
-            raise BadReply("a SymPy expression too deeply nested to read")
-        if isinstance(node, ast.Constant) and type(node.value) in (int, float, str, bool, type(None)):
-            return node.value
-        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant) \
-                and type(node.operand.value) in (int, float):
-            return -node.operand.value
-        if isinstance(node, (ast.Tuple, ast.List)):
-            items = [build(e, depth + 1) for e in node.elts]
-            return tuple(items) if isinstance(node, ast.Tuple) else items
-        if isinstance(node, ast.Name) and node.id in names:
-            return names[node.id]
-        if isinstance(node, ast.Call):
-            func = build(node.func, depth + 1)
-            if not ((isinstance(func, type) and issubclass(func, sympy.Basic)) or isinstance(func, FunctionClass)):
-                raise BadReply("a SymPy expression that calls something other than SymPy's classes")
-            args = [build(a, depth + 1) for a in node.args]
-            kwargs = {}
-            for k in node.keywords:
-                value = build(k.value, depth + 1)
-                if k.arg is None or type(value) not in (bool, int, float, str):
-                    raise BadReply("a SymPy expression with a keyword argument that is not a literal")
-                kwargs[k.arg] = value
-            if func not in _LITERAL_CLASSES and any(_large(a) for a in args):
-                with sympy.evaluate(False):  # 10**(10**9) stays a formula instead of being computed
-                    return func(*args, **kwargs)
-            return func(*args, **kwargs)
-        raise BadReply("a SymPy expression with text that is not SymPy's")
-
-    try:
-        return build(tree.body, 0)
-    except BadReply:
-        raise
-    except (RecursionError, MemoryError):
-        raise BadReply("a SymPy expression too deeply nested to read") from None
-    except Exception as error:  # noqa: BLE001 - a constructor that refuses its arguments
-        raise BadReply(f"a SymPy expression that could not be rebuilt ({type(error).__name__})") from None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -373,7 +286,9 @@ def encode(value, depth=0, callbacks=None):
                         "kwdefaults": encode(value.__kwdefaults__, depth + 1, callbacks), "closure": closure}}
     sympy = sys.modules.get("sympy")
     if sympy is not None and isinstance(value, sympy.Basic):
-        return {"$sym": sympy.srepr(value)}
+        from course import symtree
+
+        return {"$sym": symtree.encode(value)}
     raise TypeError(f"a {kind.__name__} cannot be sent to the kernel (only data, functions and the kernel's own objects)")
 
 
