@@ -7,7 +7,7 @@ import nbformat
 
 from course import sandbox
 from course.coursedir import (
-    ASSIGNMENTS, course_root, make_api, require_success, source_notebooks, working_directory)
+    ASSIGNMENTS, course_root, grading_key, make_api, require_success, source_notebooks, working_directory)
 from course.grading import autograde_student
 from course.record import NotebookGrade, failure_messages
 from course.repair import read_submission, repair
@@ -44,7 +44,8 @@ def check_notebook(notebook_path, root=None, unsandboxed=False):
         target = scratch / "submitted" / "self" / assignment
         target.mkdir(parents=True)
         api = make_api(root, root=str(scratch), db_url=f"sqlite:///{scratch / 'gradebook.db'}",
-                       overrides={"IsolatedExecute.sandbox": sandboxed})
+                       overrides={"IsolatedExecute.sandbox": sandboxed,
+                                  "IsolatedExecute.sizes_key": grading_key(root)})
         with working_directory(scratch):
             require_success(api.generate_assignment(assignment, force=True), "generate_assignment")
         # the notebook as the class is graded: rebuilt around the instructor's cells (course.repair)
