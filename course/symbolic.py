@@ -17,14 +17,23 @@ The answer is right when one of these layers says so, tried in order:
 1. structure: after expanding the shorthands, SymPy sees the same tree;
 2. algebra: `simplify(a - b) == 0`, for small expressions without sums (where it is quick and
    reliable); `equals()` answering None ("cannot tell") never counts as equal;
-3. numbers: the sums are written out for several batch sizes m (2, 3, 5) and both expressions
-   are evaluated at many random points of the valid domain (eps > 0, so sigma^2 + eps > 0) for
-   every sample index i = 1..m; they must agree at every point.
+3. numbers: the sums are written out for several batch sizes m and both expressions are
+   evaluated at many random points of the valid domain (eps > 0, so sigma^2 + eps > 0) for the
+   sample indices i; they must agree at every point.
 A point where they differ proves the answer wrong. The message then shows the answer as LaTeX
 and names what is off: a constant or symbolic factor ("a factor m/(m - 1)"), a missing or extra
 term, a symbol it should (not) depend on, a known mistake passed in by the test cell, or the
 batch sizes where it differs. A malformed answer (a string, a number, None, an unknown symbol,
 an unevaluated Derivative) gets a message saying how to write it instead.
+
+Which batch sizes: without a key (your own kernel) m = 2, 3, 5 and every i = 1..m. The grader
+calls `set_sizes_key(key)` with a secret key per notebook before it runs the notebook's tests;
+then m = 2, 3 and four sizes drawn from the key between 4 and 100000 (`batch_sizes()` lists
+them), so that no answer can be tuned to the sizes compared, and in a large batch i = 1, i = m
+and a few i drawn between. The same key gives the same sizes: grading again gives the same grade.
+
+The expected expressions, the known mistakes and evaluate's expression are SymPy expressions
+built in code (or plain numbers); a string is refused, never parsed.
 
 Symbols (all real; the batch is x[1], ..., x[m]):
 - x, dy: IndexedBase, the inputs x_i and the upstream gradients dL/dy_i
@@ -37,7 +46,12 @@ Symbols (all real; the batch is x[1], ..., x[m]):
 
 Nothing here knows the answers: the expected expressions come from the test cells.
 """
+import functools
+import hashlib
+import hmac
 import numbers
+import operator
+import zlib
 
 import numpy as np
 import sympy as sp
@@ -46,7 +60,7 @@ from sympy.core.function import AppliedUndef
 from course.testing import CheckFailed
 
 __all__ = ["symbols", "check", "check_form", "check_value", "check_example", "evaluate", "equivalent",
-           "expand_shorthands", "CheckFailed"]
+           "expand_shorthands", "set_sizes_key", "batch_sizes", "CheckFailed"]
 
 # ---------------------------------------------------------------------------------------------
 # The course's symbols. Names are part of the course's interface: the notebooks use them.
@@ -87,9 +101,10 @@ _k1, _k2 = sp.Dummy("k1", integer=True, positive=True), sp.Dummy("k2", integer=T
 _MEAN = sp.Sum(x[_k1], (_k1, 1, m)) / m
 _VAR = sp.Sum((x[_k2] - sp.Sum(x[_k1], (_k1, 1, m)) / m) ** 2, (_k2, 1, m)) / m
 
-BATCH_SIZES = (2, 3, 5)   # m for which sums are written out and compared
-N_POINTS = 24             # random points per batch size and sample index
+BATCH_SIZES = (2, 3, 5)   # m for which sums are written out and compared, when no key is set
+N_POINTS = 24             # random points per batch size and sample index (fewer for very large m)
 _RTOL, _ATOL = 1e-8, 1e-10
+_ATOL_GROWS_AFTER = 10    # m beyond which the absolute tolerance grows in proportion to m
 _SIMPLIFY_MAX_OPS = 40    # larger expressions go straight to the numerical comparison
 
 
@@ -116,7 +131,39 @@ def expand_shorthands(expr):
 
 
 # ---------------------------------------------------------------------------------------------
-# Reading an answer.
+# Reading an answer. Nothing here parses text: a number becomes a SymPy number through its
+# constructor, and a string is refused (sympify would run it through eval).
+
+def _number(value):
+    """A real number (int, float, Fraction, NumPy scalar) as a SymPy number; None for anything else."""
+    if isinstance(value, (bool, np.bool_)):
+        return None
+    if isinstance(value, np.generic) and value.dtype.kind in "iuf":
+        value = value.item()
+    if isinstance(value, numbers.Integral):
+        return sp.Integer(int(value))
+    if isinstance(value, numbers.Rational):
+        return sp.Rational(int(value.numerator), int(value.denominator))
+    if isinstance(value, numbers.Real):
+        return sp.Float(float(value))
+    return None
+
+
+def _expression(value, what, by=None):
+    """An expression given to this module (expected, a known mistake, evaluate's expr) as SymPy.
+    by: who must build it ("the instructor"), for the message. Raises TypeError for a string
+    (text is never parsed) or anything that is neither a SymPy expression nor a real number."""
+    if isinstance(value, str):
+        shown = value if len(value) <= 60 else value[:57] + "..."
+        raise TypeError(f"{what} is a string ({shown!r}); {by + ' must build' if by else 'build'} it from code "
+                        "with the course's symbols, e.g. Sum(x[j], (j, 1, m)) / m: text is never parsed")
+    number = _number(value)
+    if number is not None:
+        return number
+    if not isinstance(value, sp.Expr):
+        raise TypeError(f"{what} is a {type(value).__name__}, not a SymPy expression")
+    return value
+
 
 def _fail(name, lines, hint=None, answer=None):
     __tracebackhide__ = True
@@ -168,7 +215,7 @@ def _read(name, answer, shorthands=True, constants=False):
         _fail(name, [f"{name} is {answer}, not a SymPy expression."],
               "Assign the formula itself, not a comparison.")
     if constants and isinstance(answer, (numbers.Number, np.number)) and isinstance(answer, numbers.Real):
-        answer = sp.sympify(answer.item() if isinstance(answer, np.number) else answer)
+        answer = _number(answer)
     if isinstance(answer, (numbers.Number, np.number)) and not constants:
         _fail(name, [f"{name} is the plain number {answer!r}, not an expression in the symbols."],
               f"Write the formula with the symbols of the setup cell, {example}.")
@@ -228,68 +275,233 @@ def check_form(name, answer, shorthands=True, constants=False):
 
 
 # ---------------------------------------------------------------------------------------------
-# Evaluating expressions numerically: a small tree walk, vectorized over the random points, that
-# writes the sums out for a concrete m (no doit(), no code generation: fast and predictable).
+# Batch sizes. Without a key the sums are written out for m = 2, 3, 5 and every sample index i.
+# The grader sets a secret key per notebook: then m = 2, 3 and sizes drawn from the key, one from
+# each band below (log-uniformly), so that an answer cannot be tuned to the sizes compared; where
+# an answer depends on i, large batches compare i = 1, i = m and a few i drawn between.
+
+_KEYED_SIZES = (2, 3)
+_SIZE_BANDS = ((4, 64), (64, 4096), (4096, 100_001), (4096, 100_001))  # [low, high) of each drawn size
+_ALL_I_UP_TO = 8        # with a key, batches up to this size compare every i
+_DRAWN_I = 3            # larger ones i = 1, i = m and this many i between
+_sizes_key = None
+
+
+def set_sizes_key(key):
+    """Set the secret from which `check` and `equivalent` draw the batch sizes they compare.
+
+    Inputs:
+    - key: bytes (the grader's secret for one notebook), or None for the default sizes 2, 3, 5
+    The same key always gives the same sizes, so grading again gives the same grade. Raises
+    TypeError when key is neither bytes nor None, ValueError when it is empty.
+    """
+    global _sizes_key
+    if key is not None and not isinstance(key, bytes):
+        raise TypeError(f"the sizes key must be bytes or None, not {type(key).__name__}")
+    if key == b"":
+        raise ValueError("the sizes key is empty")
+    _sizes_key = key
+
+
+def _keyed_rng(key, *label):
+    """A generator drawn from the key and a label: the same for the same key and label."""
+    digest = hmac.new(key, repr(label).encode(), hashlib.sha256).digest()
+    return np.random.default_rng(int.from_bytes(digest, "big"))
+
+
+@functools.lru_cache(maxsize=64)
+def _drawn_sizes(key):
+    rng, drawn = _keyed_rng(key, "batch sizes"), set()
+    for low, high in _SIZE_BANDS:
+        size = None
+        while size is None or size in drawn:
+            size = min(high - 1, int(np.exp(rng.uniform(np.log(low), np.log(high)))))
+        drawn.add(size)
+    return _KEYED_SIZES + tuple(sorted(drawn))
+
+
+def batch_sizes():
+    """The batch sizes m at which `check` and `equivalent` write the sums out, ascending:
+    BATCH_SIZES (2, 3, 5) without a key; 2, 3 and sizes up to 100000 drawn from the key."""
+    return BATCH_SIZES if _sizes_key is None else _drawn_sizes(_sizes_key)
+
+
+def _sample_indices(mv):
+    """The sample indices i compared for a batch of mv: all of them, or with a key and a large
+    batch 1, mv and a few drawn between."""
+    if _sizes_key is None or mv <= _ALL_I_UP_TO:
+        return list(range(1, mv + 1))
+    between = _keyed_rng(_sizes_key, "sample indices", mv).choice(mv - 2, size=_DRAWN_I, replace=False) + 2
+    return [1, *sorted(int(t) for t in between), mv]
+
+
+def _cases(*exprs):
+    """The (m, i) pairs to compare: i as `_sample_indices` says when any expression depends on i."""
+    uses_i = any(i in e.free_symbols for e in exprs)
+    return [(mv, iv) for mv in batch_sizes() for iv in (_sample_indices(mv) if uses_i else [None])]
+
+
+# ---------------------------------------------------------------------------------------------
+# Evaluating expressions numerically: a small tree walk that writes the sums out for a concrete m
+# (no doit(), no code generation: fast and predictable). Values are arrays whose last axis runs
+# over the random points. A summation index is an integer array along a new leading axis, so a sum
+# is one NumPy reduction; a sum that does not depend on the indices of the sums around it (the
+# mean inside the variance) is computed once and remembered, so nested sums cost O(m), not O(m^2).
 
 _FUNCTIONS = {sp.exp: np.exp, sp.log: np.log, sp.Abs: np.abs, sp.sin: np.sin, sp.cos: np.cos,
               sp.tanh: np.tanh, sp.sign: np.sign}
-_INTEGER_SYMBOLS = (m, i, j, k)
+_MAX_WORK = 2_000_000      # at most m * points values of x per batch size
+_MAX_ELEMENTS = 4_000_000  # the largest array a sum may write out (its terms times the points)
+_MAX_ROWS = 250_000        # the most entries x[.] (or dy[.]) one check may draw
+_MAX_BITS = 4096           # exact integer arithmetic up to this size, floats beyond
+_DRAW = {
+    "gamma": lambda r, n: r.uniform(0.5, 2.0, n) * r.choice([-1.0, 1.0], n),
+    "epsilon": lambda r, n: r.uniform(0.05, 1.0, n),
+    "momentum": lambda r, n: r.uniform(0.05, 0.95, n),
+    "running_var": lambda r, n: r.uniform(0.5, 2.0, n),
+    "k": lambda r, n: r.integers(0, 9, n).astype(float),
+}
+
+
+def _normal(r, shape):
+    return r.normal(0.5, 1.5, shape)
+
+
+_TABLES = {}   # (seed, points): {name: the table of name[.]}, shared by the checks with that seed
+
+
+class _TooLong(ValueError):
+    """A sum with more terms than _MAX_ELEMENTS allows."""
 
 
 class _Points:
-    """Random values of every symbol, shared by all expressions compared in one check."""
+    """Random values of every symbol, shared by all expressions compared in one check.
 
-    def __init__(self, seed, n):
-        self.seed, self.n, self.table = seed, n, {}
-        self.rng = np.random.default_rng(seed)
+    A symbol's values are an array of shape (N_POINTS,); an IndexedBase's a table of shape
+    (entries, N_POINTS), drawn as far as the indices asked for reach. Each is drawn from its own
+    stream, so a value does not depend on the order in which expressions ask for them, and the
+    tables (the bulk of the drawing when m is large) are kept for the next check with this seed.
+    """
 
-    def value(self, key):
-        """Values at all points of a symbol (key: its name) or of an entry (key: ("x", 3))."""
-        if key not in self.table:
-            r, n = self.rng, self.n
-            draw = {
-                "gamma": lambda: r.uniform(0.5, 2.0, n) * r.choice([-1.0, 1.0], n),
-                "epsilon": lambda: r.uniform(0.05, 1.0, n),
-                "momentum": lambda: r.uniform(0.05, 0.95, n),
-                "running_var": lambda: r.uniform(0.5, 2.0, n),
-                "k": lambda: r.integers(0, 9, n).astype(float),
-            }.get(key if isinstance(key, str) else "", lambda: r.normal(0.5, 1.5, n))
-            self.table[key] = draw()
-        return self.table[key]
+    def __init__(self, seed, n=N_POINTS):
+        self.seed, self.n = seed, n
+        self.memo, self.free, self.scalars = {}, {}, {}
+        if (seed, n) not in _TABLES:
+            while len(_TABLES) >= 2:          # the tables of the seeds used last
+                del _TABLES[next(iter(_TABLES))]
+            _TABLES[seed, n] = {}
+        self.tables = _TABLES[seed, n]
+
+    def _stream(self, name, part):
+        return np.random.default_rng([self.seed, zlib.crc32(name.encode()), part])
+
+    def value(self, name, n):
+        """Values of a symbol (by name) at the first n points: shape (n,)."""
+        if name not in self.scalars:
+            self.scalars[name] = _DRAW.get(name, _normal)(self._stream(name, 0), self.n)
+        return self.scalars[name][:n]
+
+    def entries(self, name, index, n):
+        """Values of name[index] at the first n points; index: an int, or an int array whose
+        last axis has length 1. Returns shape (n,), or index.shape[:-1] + (n,)."""
+        if name not in self.tables:  # rows for x[1], x[2], ... and for x[0], x[-1], ...
+            self.tables[name] = [np.empty((0, self.n)), np.empty((0, self.n)),
+                                 self._stream(name, 1), self._stream(name, 2)]
+        table = self.tables[name]
+        flat = np.reshape(index, -1)
+        for side, need in ((0, int(flat.max())), (1, 1 - int(flat.min()))):
+            have = len(table[side])
+            if need > have:
+                if len(table[0]) + len(table[1]) + need - have > _MAX_ROWS:
+                    raise ValueError(f"an index of {name} too far outside the batch")
+                table[side] = np.concatenate([table[side], _normal(table[side + 2], (need - have, self.n))])
+        first, last = int(flat[0]), int(flat[-1])
+        if first >= 1 and last - first + 1 == flat.size and (flat.size == 1 or (np.diff(flat) == 1).all()):
+            out = table[0][first - 1:last, :n]   # x[1..m] in a sum: a view, no copy
+            return out[0] if isinstance(index, int) else out.reshape(index.shape[:-1] + (n,))
+        after = flat >= 1
+        out = np.empty((flat.size, n))
+        out[after] = table[0][flat[after] - 1, :n]
+        out[~after] = table[1][-flat[~after], :n]
+        return out[0] if isinstance(index, int) else out.reshape(index.shape[:-1] + (n,))
+
+    def points_for(self, mv):
+        """How many of the points a batch of mv uses: fewer for large mv, so m * points <= _MAX_WORK."""
+        return max(2, min(self.n, _MAX_WORK // max(mv, 1)))
 
 
 class _Given:
-    """The values of one concrete batch, for `evaluate`."""
+    """The values of one concrete batch, for `evaluate` (one point: n = 1)."""
 
     def __init__(self, values):
-        self.values, self.n = values, 1
+        self.values, self.n, self.memo, self.free = values, 1, {}, {}
 
-    def value(self, key):
-        if isinstance(key, tuple):
-            name, index = key
-            if name not in self.values:
-                raise ValueError(f"no values given for {name}")
-            entries = np.asarray(self.values[name], dtype=float).reshape(-1)
-            if not 1 <= index <= entries.size:
-                raise ValueError(f"{name}[{index}] is outside the batch {name}[1..{entries.size}]")
-            return np.array([entries[index - 1]])
-        name = "eps" if key == "epsilon" else key
+    def points_for(self, mv):
+        return 1
+
+    def value(self, name, n):
+        name = "eps" if name == "epsilon" else name
         if name not in self.values:
             raise ValueError(f"no value given for {name}")
         return np.array([float(self.values[name])])
 
+    def entries(self, name, index, n):
+        if name not in self.values:
+            raise ValueError(f"no values given for {name}")
+        entries = np.asarray(self.values[name], dtype=float).reshape(-1)
+        flat = np.reshape(index, -1)
+        outside = flat[(flat < 1) | (flat > entries.size)]
+        if outside.size:
+            raise ValueError(f"{name}[{outside[0]}] is outside the batch {name}[1..{entries.size}]")
+        return entries[flat - 1] if isinstance(index, int) else entries[flat - 1].reshape(index.shape)
+
 
 def _index(value, what):
-    """A concrete index (a Python int) from the value of an index expression."""
+    """An index or a sum's limit: a Python int, or an int array (last axis of length 1) when it
+    depends on the index of an enclosing sum. Raises ValueError when it is not a whole number,
+    or differs from one random point to the next."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value.item()
     if isinstance(value, (int, np.integer)):
         return int(value)
     if isinstance(value, float) and value.is_integer():
         return int(value)
+    if isinstance(value, np.ndarray) and value.size and value.shape[-1] == 1:
+        if value.dtype.kind in "iu":
+            return value.astype(np.int64)
+        if value.dtype.kind == "f" and np.isfinite(value).all() and (value == np.round(value)).all():
+            return value.astype(np.int64)
     raise ValueError(f"the index of {what} is not a whole number")
 
 
-def _eval(e, env, points):
-    """Value of e with the integer symbols in env (Python ints) and the rest from points."""
+def _is_int(v):
+    return (isinstance(v, int) and not isinstance(v, bool)) or (isinstance(v, np.ndarray) and v.dtype.kind in "iu")
+
+
+def _exact(op, a, b):
+    """op(a, b) exactly when both are integers and the result is not huge, in floats otherwise.
+    Python ints stay Python ints (m, i); int arrays (summation indices) stay int64 where that is exact."""
+    if not (_is_int(a) and _is_int(b)):
+        return op(a, b)
+    if any(isinstance(v, int) and v.bit_length() > 62 for v in (a, b)) and not (isinstance(a, int) and isinstance(b, int)):
+        return op(np.asarray(a, dtype=float), np.asarray(b, dtype=float))   # may overflow, as floats do
+    if isinstance(a, int) and isinstance(b, int):
+        if op is operator.pow:
+            if b < 0 or abs(a) > 1 and b * abs(a).bit_length() > _MAX_BITS:
+                return np.power(float(a), float(b))
+        elif op is operator.mul and a.bit_length() + b.bit_length() > _MAX_BITS:
+            raise ValueError("a number too large to evaluate")
+        return op(a, b)
+    with np.errstate(all="ignore"):
+        approx = op(np.asarray(a, dtype=float), np.asarray(b, dtype=float))
+    if bool(np.all(np.abs(approx) < 2.0 ** 62)) and not (op is operator.pow and np.any(np.asarray(b) < 0)):
+        return op(np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64))
+    return approx
+
+
+def _eval(e, env, points, n):
+    """Value of e with the integer symbols in env (Python ints, or int arrays for summation
+    indices) and the other symbols from points, at n points."""
     if e.is_Integer:
         return int(e)
     if e.is_Number or e.is_NumberSymbol:
@@ -299,58 +511,103 @@ def _eval(e, env, points):
     if isinstance(e, sp.Symbol):
         if e in (m, i, j) or e not in _ALL:
             raise ValueError(f"{e} has no value here")
-        return points.value(e.name)
+        return points.value(e.name, n)
     if isinstance(e, sp.Indexed):
         if len(e.indices) != 1:
             raise ValueError(f"{e} should have one index")
-        return points.value((str(e.base.label), _index(_eval(e.indices[0], env, points), e)))
-    if e.is_Add:
-        total = 0
-        for a in e.args:
-            total = total + _eval(a, env, points)
+        return points.entries(str(e.base.label), _index(_eval(e.indices[0], env, points, n), e), n)
+    if e.is_Add or e.is_Mul:
+        op = operator.add if e.is_Add else operator.mul
+        total = _eval(e.args[0], env, points, n)
+        for a in e.args[1:]:
+            total = _exact(op, total, _eval(a, env, points, n))
         return total
-    if e.is_Mul:
-        product = 1
-        for a in e.args:
-            product = product * _eval(a, env, points)
-        return product
     if e.is_Pow:
-        base, exponent = (_eval(a, env, points) for a in e.args)
-        if isinstance(base, int) and isinstance(exponent, int) and exponent >= 0:
-            return base ** exponent
+        base, exponent = (_eval(a, env, points, n) for a in e.args)
+        if _is_int(base) and isinstance(exponent, int):
+            return _exact(operator.pow, base, exponent)
         return np.power(np.asarray(base, dtype=float), np.asarray(exponent, dtype=float))
     if isinstance(e, sp.Sum):
-        return _eval_sum(e.function, list(e.limits), env, points)
+        return _eval_sum(e, env, points, n)
     if isinstance(e, sp.Function) and e.func in _FUNCTIONS and len(e.args) == 1:
-        return _FUNCTIONS[e.func](np.asarray(_eval(e.args[0], env, points), dtype=float))
+        return _FUNCTIONS[e.func](np.asarray(_eval(e.args[0], env, points, n), dtype=float))
     raise ValueError(f"cannot evaluate {type(e).__name__} numerically")
 
 
-def _eval_sum(function, limits, env, points):
-    (var, low, high), rest = limits[0], limits[1:]
-    low, high = (_index(_eval(b, env, points), "a sum's limit") for b in (low, high))
-    if high - low > 10_000:
-        raise ValueError("a sum is too long to write out")
-    total = 0
-    for value in range(low, high + 1):
-        inner = {**env, var: value}
-        total = total + (_eval_sum(function, rest, inner, points) if rest else _eval(function, inner, points))
-    return total
+def _eval_sum(e, env, points, n):
+    """A Sum, remembered when it depends on no summation index of the sums around it."""
+    if e not in points.free:
+        points.free[e] = e.free_symbols
+    bound = [(s, env[s]) for s in points.free[e] if s in env]
+    key = (e, n, frozenset(bound)) if all(isinstance(v, int) for _, v in bound) else None
+    if key is not None:
+        if key in points.memo:
+            return points.memo[key]
+        env = dict(bound)   # the enclosing indices do not matter: a value of shape (n,), wherever it is used
+    value = _sum_out(e.function, list(e.limits), env, points, n)
+    if key is not None:
+        points.memo[key] = value
+    return value
+
+
+def _sum_out(function, limits, env, points, n):
+    """Sum of function over limits (SymPy's order: the last limit is the outermost sum)."""
+    (var, low, high), inner = limits[-1], limits[:-1]
+    low, high = (_index(_eval(b, env, points, n), "a sum's limit") for b in (low, high))
+    outer = [v.shape for s, v in env.items() if isinstance(v, np.ndarray) and s != var]
+    depth = max((len(s) for s in outer), default=1)   # axes of the enclosing indices, and the points'
+    first, last = int(np.min(low)), int(np.max(high))
+    terms = max(0, last - first + 1)
+    if terms == 0:
+        return 0
+    if terms * int(np.prod(np.broadcast_shapes(*outer), dtype=np.int64) if outer else 1) * n > _MAX_ELEMENTS:
+        raise _TooLong("a sum is too long to write out")
+    index = np.arange(first, last + 1, dtype=np.int64).reshape((terms,) + (1,) * depth)
+    env = {**env, var: index}
+    value = _sum_out(function, inner, env, points, n) if inner else _eval(function, env, points, n)
+    if isinstance(low, np.ndarray) or isinstance(high, np.ndarray):  # limits set by an enclosing index
+        value = np.where((index >= low) & (index <= high), value, 0)
+    if np.ndim(value) <= depth:   # the terms do not depend on the index
+        return _exact(operator.mul, value, terms)
+    if value.dtype.kind in "iu":
+        if float(np.abs(value).max()) * terms >= 2.0 ** 62:
+            value = value.astype(float)
+        elif depth == 1:         # a whole number, as m and i are
+            return int(np.sum(value))
+    return np.sum(value, axis=0)
+
+
+def _separated(expr):
+    """expr with each sum's terms expanded and the factors that do not depend on its index taken
+    out: sum_j sum_k x_j x_k becomes (sum_j x_j)(sum_k x_k). The same value, at O(m) instead of
+    O(m^2) cost, for sums inside sums that depend on the outer index."""
+    def split(s):
+        function = s.function
+        for var, low, high in s.limits:   # innermost first
+            total = sp.Integer(0)
+            for term in sp.Add.make_args(sp.expand(function)):
+                inside = [f for f in sp.Mul.make_args(term) if var in f.free_symbols]
+                outside = [f for f in sp.Mul.make_args(term) if var not in f.free_symbols]
+                total += sp.Mul(*outside) * sp.Sum(sp.Mul(*inside) if inside else sp.Integer(1), (var, low, high))
+            function = total
+        return function
+    return expr.replace(lambda e: isinstance(e, sp.Sum), split)
 
 
 def _numeric(expr, case, points):
-    """Values of an expanded expression at all points, for the case (m, i) (i may be None)."""
+    """Values of an expanded expression at the points, for the case (m, i) (i may be None)."""
     mv, iv = case
     env = {m: mv} if iv is None else {m: mv, i: iv}
+    n = points.points_for(mv)
     with np.errstate(all="ignore"):
-        out = np.asarray(_eval(expr, env, points), dtype=float)
-    return np.broadcast_to(out, (points.n,))
-
-
-def _cases(*exprs, sizes=BATCH_SIZES):
-    """The (m, i) pairs to compare: i = 1..m when any expression depends on i."""
-    uses_i = any(i in e.free_symbols for e in exprs)
-    return [(mv, iv) for mv in sizes for iv in (range(1, mv + 1) if uses_i else [None])]
+        try:
+            out = _eval(expr, env, points, n)
+        except _TooLong:
+            if ("separated", expr) not in points.memo:
+                points.memo["separated", expr] = _separated(expr)
+            out = _eval(points.memo["separated", expr], env, points, n)
+        out = np.asarray(out, dtype=float)
+    return np.broadcast_to(out, (n,))
 
 
 def _values(expr, cases, points):
@@ -358,8 +615,11 @@ def _values(expr, cases, points):
     return {case: _numeric(expr, case, points) for case in cases}
 
 
-def _close(a, b):
-    return np.isfinite(a) & (np.abs(a - b) <= _ATOL + _RTOL * np.abs(b))
+def _close(a, b, case):
+    """Where a agrees with b at a case (m, i). A sum of m terms that cancel keeps a rounding error
+    that grows with m (the gradient of a bias is 0 only up to it), so the absolute tolerance does too."""
+    atol = _ATOL * max(1.0, case[0] / _ATOL_GROWS_AFTER)
+    return np.isfinite(a) & (np.abs(a - b) <= atol + _RTOL * np.abs(b))
 
 
 def evaluate(expr, **values):
@@ -373,7 +633,7 @@ def evaluate(expr, **values):
     Returns a float, or an array of shape (m,) over i = 1..m when expr depends on i and no i
     is given. Raises ValueError when a symbol has no value or the result is not finite.
     """
-    expr = expand_shorthands(_normalize(sp.sympify(expr)))
+    expr = expand_shorthands(_normalize(_expression(expr, "the expression to evaluate")))
     mv = int(values["m"]) if "m" in values else len(np.atleast_1d(values.get("x", values.get("dy", []))))
     given = _Given(values)
     if i in expr.free_symbols and "i" not in values:
@@ -401,9 +661,12 @@ def check_value(name, answer, expected, *, rtol=1e-8, shorthands=True, constants
     - expected: the number (or array over i = 1..m) it should evaluate to
     - rtol: relative tolerance (loosen it when `expected` comes from finite differences)
     - values: the batch, as for `evaluate` (m=2, x=[1, 3], gamma=2.0, ...)
-    Raises CheckFailed when the answer is malformed or evaluates to something else.
+    Raises CheckFailed when the answer is malformed or evaluates to something else; TypeError
+    when expected is a string (the test cell must give numbers).
     """
     __tracebackhide__ = True
+    if isinstance(expected, str):
+        raise TypeError(f"the expected value of {name} is a string ({expected!r}); the instructor must give a number")
     answer = _read(name, answer, shorthands, constants)
     shown = _describe(values)
     try:
@@ -437,8 +700,8 @@ def check_example(name, answer, expected, *, rtol=1e-8, shorthands=True, constan
     print(f"Checked here: {name} is a formula in the course's symbols and gives the expected value on the "
           f"worked example ({_describe(values)}).\n"
           f"Not checked here: any other values. The hidden tests that grade {name} compare it with the "
-          f"expected formula at many random points (batches of m = {', '.join(map(str, BATCH_SIZES))} where it "
-          f"depends on the batch), and name the known mistake it matches.")
+          f"expected formula at many random points (on batches of several sizes m where it depends on the "
+          f"batch), and name the known mistake it matches.")
 
 
 def _explain_value(got, expected, values):
@@ -481,21 +744,28 @@ def equivalent(a, b, seed=0):
     """Whether two expressions in the course's symbols are equal, and how that was decided.
 
     Inputs:
-    - a, b: SymPy expressions (shorthands allowed)
+    - a, b: SymPy expressions (shorthands allowed) or real numbers
+    - seed: seed of the random points
     Returns (equal, how) with how one of "structure", "simplify", "numbers", or a reason
-    ("differs when m = 3", "cannot evaluate ...") when not equal.
+    ("differs when m = 3", "cannot evaluate ...") when not equal. The sizes m compared are
+    `batch_sizes()`. Raises TypeError for a string or another non-expression.
     """
-    a, b = expand_shorthands(_normalize(a)), expand_shorthands(_normalize(b))
+    a, b = (expand_shorthands(_normalize(_expression(e, name))) for e, name in ((a, "a"), (b, "b")))
+    return _equivalent(a, b, _Points(seed))
+
+
+def _equivalent(a, b, points):
+    """equivalent() for expanded expressions, on given points (a check shares its points)."""
     if a == b:
         return True, "structure"
-    cases, points = _cases(a, b), _Points(seed, N_POINTS)
+    cases = _cases(a, b)
     try:
         va, vb = _values(a, cases, points), _values(b, cases, points)
     except Exception as e:  # noqa: BLE001
         proved = _symbolic_zero(a - b)
         return (True, "simplify") if proved else (False, f"cannot evaluate: {e}")
     for case in cases:
-        if not _close(va[case], vb[case]).all():
+        if not _close(va[case], vb[case], case).all():
             return False, f"differs when m = {case[0]}"
     # A point where they differ would have settled it; now let algebra prove it when it can.
     return (True, "simplify") if _symbolic_zero(a - b) else (True, "numbers")
@@ -520,16 +790,15 @@ def _matches(values, candidate, cases, points):
         vc = _values(expand_shorthands(candidate), cases, points)
     except Exception:  # noqa: BLE001
         return False
-    return all(_close(values[c], vc[c]).all() for c in cases)
+    return all(_close(values[c], vc[c], c).all() for c in cases)
 
 
 def _diagnose(got, exp, vg, ve, cases, points, mistakes):
     """Sentences saying how `got` differs from `exp` (both expanded)."""
     lines = []
-    for description, wrong in (mistakes or {}).items():
+    for description, wrong in mistakes.items():
         try:
-            wrong = expand_shorthands(_normalize(sp.sympify(wrong)))
-            if equivalent(got, wrong, seed=points.seed)[0]:
+            if _equivalent(got, wrong, points)[0]:
                 lines.append(f"  This is what you get when {description}.")
                 break
         except Exception:  # noqa: BLE001 (a mistake that cannot be evaluated names nothing)
@@ -558,11 +827,11 @@ def _diagnose(got, exp, vg, ve, cases, points, mistakes):
                                  "(a constant factor is off).")
                     break
     wrong_at = [mv for mv in sorted({c[0] for c in cases})
-                if not all(_close(vg[c], ve[c]).all() for c in cases if c[0] == mv)]
+                if not all(_close(vg[c], ve[c], c).all() for c in cases if c[0] == mv)]
     right_at = [mv for mv in sorted({c[0] for c in cases}) if mv not in wrong_at]
-    first = next(c for c in cases if not _close(vg[c], ve[c]).all())
+    first = next(c for c in cases if not _close(vg[c], ve[c], c).all())
     where = f"m = {first[0]}" + (f", i = {first[1]}" if first[1] is not None else "")
-    n = int(np.argmax(~_close(vg[first], ve[first])))
+    n = int(np.argmax(~_close(vg[first], ve[first], first)))
     said = (f"  It differs when {where}: at one random batch it gives {vg[first][n]:.6g} "
             f"where {ve[first][n]:.6g} is expected")
     said += f" (it agrees when m = {', '.join(map(str, right_at))})." if right_at else "."
@@ -583,21 +852,27 @@ def check(name, answer, expected, *, mistakes=None, shorthands=True, constants=F
     Inputs:
     - name: the answer's name, e.g. "dL_dsigma2"
     - answer: the student's SymPy expression
-    - expected: the expected SymPy expression (from the test cell)
-    - mistakes: optional {description: expression} of known mistakes; when the answer equals
-      one, the message says "This is what you get when <description>."
+    - expected: the expected SymPy expression (or a real number), built in the test cell's code
+    - mistakes: optional {description: expression} of known mistakes, built the same way; when
+      the answer equals one, the message says "This is what you get when <description>."
     - shorthands: whether mu_B, sigma2_B and x_hat may appear in the answer
     - constants: whether a plain number (e.g. 0) is a valid answer
     - hint: optional sentence added to every failure message
     - seed: seed of the random points
-    Raises CheckFailed with the answer as LaTeX and what is off; returns None when right.
+    The sizes m compared are `batch_sizes()`. Raises CheckFailed with the answer as LaTeX and
+    what is off; returns None when right. Raises TypeError when expected or a mistake is a string
+    (or not an expression): the test cell is wrong, not the answer.
     """
     __tracebackhide__ = True
+    expected = _expression(expected, f"the expected value of {name}", by="the instructor")
+    mistakes = {description: expand_shorthands(_normalize(_expression(wrong, f"the mistake {description!r}",
+                                                                      by="the instructor")))
+                for description, wrong in (mistakes or {}).items()}
     answer = _read(name, answer, shorthands, constants)
-    got, exp = expand_shorthands(answer), expand_shorthands(_normalize(sp.sympify(expected)))
+    got, exp = expand_shorthands(answer), expand_shorthands(_normalize(expected))
     if got == exp or _symbolic_zero(got - exp):
         return
-    cases, points = _cases(got, exp), _Points(seed, N_POINTS)
+    cases, points = _cases(got, exp), _Points(seed)
     ve = _values(exp, cases, points)
     try:
         vg = _values(got, cases, points)
@@ -605,7 +880,7 @@ def check(name, answer, expected, *, mistakes=None, shorthands=True, constants=F
         _fail(name, [f"{name} could not be evaluated on a concrete batch ({e}).",
                      f"  Your answer (LaTeX): {sp.latex(answer)}"],
               hint or "Write sums as Sum(..., (j, 1, m)) and give a closed form.", answer)
-    if all(_close(vg[c], ve[c]).all() for c in cases):
+    if all(_close(vg[c], ve[c], c).all() for c in cases):
         return
     lines = [f"{name} is not right.", f"  Your answer (LaTeX): {sp.latex(answer)}"]
     lines += _diagnose(got, exp, vg, ve, cases, points, mistakes)
