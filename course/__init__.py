@@ -9,6 +9,7 @@
 - course.palette     the colours and labels of "with BN" / "without BN" (no plotting library)
 - course.viz         colours, plots and the covariate-shift explorer widget
 - course.agent       the kernel's side of grading: answers the grader's requests with values (never verdicts)
+- course.symtree     SymPy expressions as JSON trees, both ways (the grader builds only an allow-list)
 
 What students' kernels import ends here; the rest is the instructor's grader (drives nbgrader):
 - course.coursedir   the course folder, its configuration and nbgrader's API on it
@@ -17,6 +18,7 @@ What students' kernels import ends here; the rest is the instructor's grader (dr
   - course.repair      read and repair: a handed-in notebook rebuilt around the instructor's cells
   - course.execute     run: nbgrader's autograde with a kernel of its own, in the sandbox (course.sandbox)
   - course.judge       judge: each test cell run in the grader, the kernel asked only for values
+  - course.judge_process  the judge's own sandboxed process, forked per notebook
   - course.review      the scan of the student's code, a review aid
   - course.record      the grades into the class gradebook, and its export
   - course.table       the grade table and lists printed after grading

@@ -93,7 +93,7 @@ def test_no_course_module_imports_scikit_learn():
 
 
 # What students' kernels may import (course/__init__.py lists the grader's modules after these).
-KERNEL_MODULES = {"course.testing", "course.agent", "course.symbolic", "course.gradcheck", "course.data", "course.mlp",
+KERNEL_MODULES = {"course.testing", "course.agent", "course.symtree", "course.symbolic", "course.gradcheck", "course.data", "course.mlp",
                   "course.experiments", "course.palette", "course.viz"}
 
 
