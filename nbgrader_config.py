@@ -62,9 +62,12 @@ from nbconvert.preprocessors import ClearMetadataPreprocessor  # noqa: E402
 from nbgrader.preprocessors import (  # noqa: E402
     AssignLatePenalties, CheckCellMetadata, IgnorePattern, LimitOutput, SaveAutoGrades)
 
+from course.limits import CapOutputs  # noqa: E402
+
+# CapOutputs after LimitOutput: LimitOutput counts lines, CapOutputs caps characters (one 10 MB line).
 c.Autograde.autograde_preprocessors = [
     SkipWhenGrading, IsolatedExecute, IgnorePattern, StderrAsOutput, ResultsAsDisplay, ClearMetadataPreprocessor,
-    LimitOutput, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
+    LimitOutput, CapOutputs, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
 
 # Late submissions. An assignment's due date lives in the gradebook (`nbgrader db assignment add
 # part_b --duedate "2026-12-04 23:59:00 UTC"`, or formgrader's Manage Assignments page); the time of

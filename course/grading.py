@@ -16,6 +16,7 @@ loses only its notebook), and one process alone writing the class gradebook (SQL
 PostgreSQL). Around it: course.build (release/), course.democlass (the demo class),
 course.selfcheck (`course check`), course.coursedir (the course folder and nbgrader's API).
 """
+import hashlib
 import html
 import logging
 import os
@@ -30,7 +31,7 @@ import nbformat
 
 from course import sandbox
 from course.coursedir import (
-    assignments, course_root, make_api, require_success, source_notebooks, stderr_to,
+    assignments, course_root, grading_key, make_api, require_success, source_notebooks, stderr_to,
     working_directory)
 from course.progress import GradingProgress
 from course.record import export_csv, merge_outcome, read_grades, scratch_grades, set_scratch_grades, task_ids
@@ -65,6 +66,28 @@ class StudentOutcome:
     error: str = ""                                  # the grader itself failed (not the student)
 
 
+class TemplateChanged(RuntimeError):
+    """A file of the template scratch course is not the one built for this run: something wrote it
+    while the class was graded. The student is not graded (a failure of the grader)."""
+
+
+def _template_file(task, name):
+    """The bytes of the template's file `name` ("gradebook.db", "release/part_b/b1_forward.ipynb"),
+    checked against the SHA-256 recorded when the template was built (task["template_sha256"]);
+    raises TemplateChanged when they differ. The bytes checked are the bytes used."""
+    path = Path(task["template"]) / name
+    data = path.read_bytes()
+    expected = (task.get("template_sha256") or {}).get(name)
+    found = hashlib.sha256(data).hexdigest()
+    if found != expected:
+        what = "gradebook" if name == "gradebook.db" else f"file {name}"
+        raise TemplateChanged(
+            f"the template {what} changed while the class was graded: {path} has SHA-256 {found[:16]}, "
+            + (f"{expected[:16]} when it was built" if expected else "none was recorded when it was built")
+            + "; this student was not graded")
+    return data
+
+
 def _why_not_graded(log):
     if "KernelIgnoredInterrupt" in log:
         return ("a cell ran past the timeout and ignored the interrupt (it catches KeyboardInterrupt "
@@ -94,7 +117,8 @@ def _grade_notebook(api, scratch, task, assignment, path, source_path, row, outc
     if nb is None:
         return False
     source_nb = nbformat.read(source_path, as_version=4)
-    release_nb = nbformat.read(Path(task["template"]) / "release" / assignment / path.name, as_version=4)
+    release_nb = nbformat.reads(_template_file(task, f"release/{assignment}/{path.name}").decode("utf-8"),
+                                as_version=4)
     repaired, notes = repair(nb, release_nb, source_nb)
     outcome.notes += [f"{assignment}/{row.notebook}: {note}" for note in notes]
     nbformat.write(repaired, str(scratch / "submitted" / SCRATCH_ID / assignment / path.name))
@@ -124,9 +148,11 @@ def grade_student(task, report=None):
     """Autograde one student's submissions in a private scratch course and copy the autograded
     notebooks and feedback into the course. Runs in a worker process; returns a StudentOutcome.
 
-    task: dict(root, template, student, timeout, feedback, duedates, and killed:
-    {"part_b/b1_forward": why} for notebooks that killed an earlier worker, scored 0 with that
-    reason); report(step, scratch), if given, is called before each notebook (course.workers).
+    task: dict(root, template, template_sha256 ({file of the template: SHA-256}, checked before a
+    file is used: a changed one fails this student with TemplateChanged), student, timeout,
+    feedback, duedates, and killed: {"part_b/b1_forward": why} for notebooks that killed an
+    earlier worker, scored 0 with that reason); report(step, scratch), if given, is called
+    before each notebook (course.workers).
     Each notebook is read and repaired (course.repair) and graded
     on its own (a kernel that dies loses only its notebook), in a kernel started in an empty
     folder, each test cell judged in this process (course.judge).
@@ -137,8 +163,10 @@ def grade_student(task, report=None):
     outcome = StudentOutcome(student)
     scratch = Path(tempfile.mkdtemp(prefix="course-grade-"))
     try:
-        shutil.copy(Path(task["template"]) / "gradebook.db", scratch / "gradebook.db")
-        overrides = {"IsolatedExecute.sandbox": bool(task.get("sandbox")), "IsolatedExecute.prestart": True}
+        # the checked bytes, not a copy of the file: its read-only mode stays with the template
+        (scratch / "gradebook.db").write_bytes(_template_file(task, "gradebook.db"))
+        overrides = {"IsolatedExecute.sandbox": bool(task.get("sandbox")), "IsolatedExecute.prestart": True,
+                     "IsolatedExecute.sizes_key": task.get("sizes_key", "")}
         if task.get("timeout"):
             overrides["IsolatedExecute.timeout"] = task["timeout"]
         api = make_api(root, root=str(scratch), db_url=f"sqlite:///{scratch / 'gradebook.db'}",
@@ -187,6 +215,8 @@ def grade_student(task, report=None):
                 try:
                     if _grade_notebook(api, scratch, task, assignment, handed_in / name, source_path, row, outcome):
                         graded.append(row)
+                except TemplateChanged:
+                    raise  # the grader's failure, not this notebook's
                 except Exception as error:  # noqa: BLE001 (this notebook's fault or the grader's: it alone scores 0)
                     import traceback
 
@@ -268,6 +298,24 @@ def _build_template(root, folder, db_url=None):
         for assignment in assignments(root):
             require_success(api.generate_assignment(assignment, force=True), f"generate_assignment {assignment}")
     return folder
+
+
+def _seal_template(folder):
+    """Make the template read-only to every process that grades a student (files 0444, folders
+    0555, as far as the OS allows) and return {file, relative to folder: SHA-256} of its files.
+    A grader running as root writes through the modes: each worker checks a file's hash before
+    it uses it (_template_file)."""
+    hashes = {}
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and not path.is_symlink():
+            hashes[path.relative_to(folder).as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
+    for path in [*folder.rglob("*"), folder]:
+        try:
+            if not path.is_symlink():
+                path.chmod(0o555 if path.is_dir() else 0o444)
+        except OSError:  # a file system without modes: the hashes still hold
+            pass
+    return hashes
 
 
 def _ensure_assignments(api, root):
@@ -362,11 +410,13 @@ def grade_class(root=None, students=None, feedback=True, export=True, progress=p
     with stderr_to(root / "grading.log"), tempfile.TemporaryDirectory(prefix="course-template-") as template:
         progress(f"preparing the gradebook ({api.coursedir.db_url.split('://')[0]})")
         _ensure_assignments(api, root)
-        _build_template(root, Path(template))
+        template_sha256 = _seal_template(_build_template(root, Path(template)))
         with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
             duedates = {a.name: a.duedate for a in gb.assignments if a.duedate}
-        tasks = [dict(root=str(root), template=template, student=s, timeout=timeout, sandbox=sandboxed,
-                      feedback=feedback, duedates=duedates) for s in students]
+        tasks = [dict(root=str(root), template=template, template_sha256=template_sha256, student=s,
+                      timeout=timeout, sandbox=sandboxed, feedback=feedback, duedates=duedates,
+                      sizes_key=grading_key(root))
+                 for s in students]
         per_student = sum(len(source_notebooks(root, a)) for a in assignments(root))
         with Workers(jobs, _init_worker, (memory_mb,), grade_student) as pool, GradingProgress(
                 len(tasks), len(tasks) * per_student, enabled=None if bar else False) as shown:

@@ -9,11 +9,13 @@ version 109, Firefox, Safari), so the page needs no script, no font download and
 and renders the same from disk, from JupyterLab's HTML viewer, or from a student's mailbox.
 
     inline(tex) / block(tex)     one formula as a MathML element (for pages the course writes)
-    render_math(html)            every $...$ and $$...$$ of an HTML page outside code, as MathML
+    render_math(html)            every $...$ and $$...$$ of an HTML page outside code, as MathML,
+                                 up to a budget per page (the rest stays LaTeX, said once)
     OfflineHTMLExporter          nbconvert's HTMLExporter with render_math applied, no MathJax
 """
 import html as _html
 import re
+import time
 
 from jinja2 import DictLoader
 from nbconvert.exporters import HTMLExporter
@@ -23,6 +25,14 @@ from traitlets import default
 _SKIP = {"pre", "code", "script", "style", "textarea"}
 _TAG = re.compile(r"(<[^>]*>)")
 _MATH = re.compile(r"\$\$(.+?)\$\$|(?<![\\$])\$(?!\$)(.+?)(?<![\\$])\$", re.S)
+# A page's budget: a student's answer of 120 thousand formulas would take 36 s and 30 MB of
+# MathML. The course's own notebooks have at most 122 formulas, 3,600 characters of LaTeX, and
+# render in under 15 ms; MathML is about 14 times as long as its LaTeX.
+MAX_FORMULAS = 2_000       # formulas turned into MathML on one page
+MAX_MATH_CHARS = 100_000   # characters of LaTeX turned into MathML on one page (about 1.4 MB of MathML)
+MAX_SECONDS = 1.0          # seconds spent on one page's math
+NOT_RENDERED = ('<em class="math-not-rendered">(This page has more math than is rendered: from here on '
+                'it is shown as LaTeX.)</em> ')
 # nbconvert's templates import this macro from 'mathjax.html.j2' to load MathJax from a CDN.
 NO_MATHJAX = "{%- macro mathjax(url='') -%}{%- endmacro -%}\n"
 
@@ -49,21 +59,45 @@ def block(tex):
         return _html.escape(f"$${tex}$$")
 
 
-def _replace(match):
+class _Budget:
+    """What is left of one page's budget; spent from the first formula that does not fit."""
+
+    def __init__(self, formulas, chars, seconds):
+        self.formulas, self.chars = formulas, chars
+        self.deadline = time.monotonic() + seconds
+        self.spent = False
+
+    def take(self, tex):
+        """True when `tex` is to be rendered (and is paid for)."""
+        if self.formulas < 1 or len(tex) > self.chars or time.monotonic() > self.deadline:
+            self.spent = True
+            return False
+        self.formulas, self.chars = self.formulas - 1, self.chars - len(tex)
+        return True
+
+
+def _replace(match, budget):
     display, text = (True, match.group(1)) if match.group(1) is not None else (False, match.group(2))
-    tex = _html.unescape(text)
+    if budget.spent:
+        return match.group(0)
+    if not budget.take(text):
+        return NOT_RENDERED + match.group(0)  # the first formula past the budget: said once, here
     try:
-        return _convert(tex, display)
+        return _convert(_html.unescape(text), display)
     except Exception:  # noqa: BLE001 (leave what cannot be converted as it was)
         return match.group(0)
 
 
-def render_math(page):
+def render_math(page, max_formulas=MAX_FORMULAS, max_chars=MAX_MATH_CHARS, max_seconds=MAX_SECONDS):
     """An HTML page with the LaTeX in its text ($...$, $$...$$) replaced by MathML.
 
     Text inside <pre>, <code>, <script>, <style> and <textarea> is left alone (code cells,
-    outputs), as are tags and their attributes. Returns the new page (a str).
+    outputs), as are tags and their attributes. At most max_formulas formulas, max_chars
+    characters of LaTeX and max_seconds seconds are spent on a page: from the first formula past
+    that, the math stays as it was (the page's escaped text, readable LaTeX), with NOT_RENDERED
+    once before it. Returns the new page (a str).
     """
+    budget = _Budget(max_formulas, max_chars, max_seconds)
     parts = _TAG.split(page)
     depth = 0
     for i, part in enumerate(parts):
@@ -72,8 +106,8 @@ def render_math(page):
             if name and name.group(1).lower() in _SKIP and not part.endswith("/>"):
                 depth += -1 if part.startswith("</") else 1
                 depth = max(depth, 0)
-        elif depth == 0 and "$" in part:
-            parts[i] = _MATH.sub(_replace, part)
+        elif depth == 0 and "$" in part and not budget.spent:
+            parts[i] = _MATH.sub(lambda match: _replace(match, budget), part)
     return "".join(parts)
 
 
