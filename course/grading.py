@@ -5,7 +5,8 @@ The stages a submission passes through, one module each:
   instructor's cells, however its metadata was mangled;
 - run sandboxed and judge (course.execute, course.sandbox, course.judge): nbgrader's autograde in
   a private scratch course, the kernel in the sandbox running the student's code, each test cell
-  judged in the grading process, the kernel asked only for values (course.agent);
+  judged in a sandboxed process of its own (course.judge_process), the kernel asked only for values
+  (course.agent);
 - review (course.review): the scan of the student's code, for the instructor to review;
 - record (course.record): the scratch gradebook's grades into the class gradebook, the export;
 - report (course.table, course.report): the table, the problems, the class report.

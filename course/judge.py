@@ -11,15 +11,17 @@ course.agent and comes back as a value:
 - SymPy expressions are rebuilt from a tree of allow-listed node kinds (course.symtree), never
   from text;
 - anything else stays in the kernel: a Remote stands for it, and calling it, reading or setting
-  its attributes and items are requests to the kernel. Arguments go to the kernel as data too,
-  and a function the test defines goes as its code (it then runs in the kernel, as the student's
-  code does). An array the student's code changes in place is changed here as well, so a test
-  can see that it happened; a random generator the student's code draws from moves on here too.
+  its attributes and items are requests to the kernel. Arguments go to the kernel as data; a
+  function the test passes stays here, and the kernel calls it back (Kernel.call_back); only a
+  locked cell's function runs there, through course.testing.in_kernel. An array the student's
+  code changes in place is changed here as well, so a test can see that it happened; an item a
+  test writes into an attribute's array is written in the kernel too (KernelArray); a random
+  generator the student's code draws from moves on here too.
 
 The expected values, tolerances, catalogues of mistakes and messages never leave this process,
 and nothing the kernel prints, raises or displays decides a score: the grader writes each test
-cell's outputs itself (Judge.run_test). Used by course.execute (autograde) and by the tests'
-fast runner.
+cell's outputs itself (Judge.run_test). Used in the judge's own process (course.judge_process)
+and by the tests' fast runner.
 """
 import ast
 import base64
