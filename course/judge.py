@@ -278,7 +278,8 @@ def encode(value, depth=0, callbacks=None):
     if value is Ellipsis:
         return {"$e": 1}
     if callbacks is not None and kind in (types.FunctionType, types.MethodType, types.BuiltinFunctionType,
-                                          functools.partial):
+                                          functools.partial) \
+            and not (kind is types.FunctionType and getattr(value, "runs_in_kernel", False) is True):
         callbacks.append(value)
         return {"$cb": len(callbacks) - 1}
     if kind is types.FunctionType:

@@ -47,6 +47,7 @@ __all__ = [
     "compare",
     "case",
     "in_kernel",
+    "runs_in_kernel",
 ]
 
 
@@ -264,6 +265,14 @@ def case(description):
 
 
 _apply = None  # set by the grader (course.judge) while it judges a test cell
+
+
+def runs_in_kernel(function):
+    """Mark a function a test hands to the student's code through in_kernel to run in the kernel
+    as code, instead of staying in the grader and being called back (each call a round trip):
+    for a function the student's code calls thousands of times. Returns the function."""
+    function.runs_in_kernel = True
+    return function
 
 
 def in_kernel(function, *args, **kwargs):
