@@ -104,6 +104,8 @@ def encode(expr):
 
     try:
         return walk(expr, 0)
+    except RecursionError:
+        return ["Unread", "nesting_too_deep"]
     except Unreadable as unread:  # the grader says which kind it does not read
         return ["Unread", "".join(c for c in str(unread) if c.isalnum() or c == "_")[:40] or "an unknown kind"]
 
@@ -170,6 +172,8 @@ def decode(tree):
             if not isinstance(label, sp.Symbol):
                 raise Refused("an Idx whose label is not a symbol")
             return sp.Idx(label, *[build(a, depth + 1) for a in rest[1:]])
+        if kind == "Unread" and rest == ["nesting_too_deep"]:
+            raise Refused(f"a SymPy expression nested more than {MAX_DEPTH} levels deep, too deep to read")
         if kind == "Unread" and len(rest) == 1 and type(rest[0]) is str:
             raise Refused(f"a SymPy expression with {rest[0][:40]}, which the grader does not read")
         if kind == "Function" and rest:

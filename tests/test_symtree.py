@@ -126,6 +126,19 @@ def test_huge_and_deep_trees_are_refused_quickly():
     assert isinstance(decode(["Pow", ["Integer", 10], ["Integer", 10**9]]), sp.Pow)
 
 
+def test_an_expression_too_deep_to_encode_is_refused_as_too_deep():
+    """The kernel's encoder stops at MAX_DEPTH (or at Python's own recursion limit, whichever comes
+    first: on 3.13 it comes earlier) and the grader's message says the answer is nested too deeply."""
+    x = sp.Symbol("x")
+    deep = x
+    for _ in range(symtree.MAX_DEPTH + 5):
+        deep = sp.Tuple(deep)
+    tree = symtree.encode(deep)
+    assert tree == ["Unread", "nesting_too_deep"]
+    with pytest.raises(Refused, match="too deep"):
+        decode(tree)
+
+
 @pytest.mark.parametrize("tree", [None, 3, "Add", [], [3], ["Nope"], ["Add", 3], ["Add", True],
                                   ["Rational", 1, 0], ["Symbol", "x", {"real": "yes"}], ["Symbol", "x", {"evaluate": True}],
                                   ["Integer", 1.5], ["Integer", True], ["IndexedBase", ["Integer", 1], {}],
