@@ -31,6 +31,8 @@ import functools
 import io
 import json
 import marshal
+import math
+import re
 import signal
 import sys
 import threading
@@ -120,39 +122,70 @@ def student_error(kind, message):
 _NUMERIC_KINDS = "biufc"
 
 
+DTYPE = re.compile(r"[<>|=]?[biufc][1-9][0-9]?")  # a numeric dtype's .str: "<f8", "|b1", "<c16"
+CLASS_NAME = re.compile(r"[A-Za-z0-9_.<>]{1,200}")  # a class's module.qualname ("f.<locals>.A")
+MAX_ELEMENTS = 10**8   # items of one array (its bytes must also be in the reply)
+
+
 def _array(body):
-    dtype = np.dtype(str(body["dtype"]))
+    """An array from {"dtype", "shape", "b64"}, every field checked before NumPy reads it."""
+    if set(body) != {"dtype", "shape", "b64"}:
+        raise BadReply("a malformed array")
+    dtype, shape, b64 = body["dtype"], body["shape"], body["b64"]
+    if type(dtype) is not str or not DTYPE.fullmatch(dtype):
+        raise BadReply("an array whose dtype is not a number's")
+    dtype = np.dtype(dtype)
     if dtype.kind not in _NUMERIC_KINDS or dtype.fields is not None or dtype.subdtype is not None:
         raise BadReply(f"an array of dtype {dtype} is not data")
-    shape = tuple(int(n) for n in body["shape"])
-    if any(n < 0 for n in shape) or len(shape) > 32:
+    if type(shape) is not list or len(shape) > 32 or not all(type(n) is int and 0 <= n <= MAX_ELEMENTS
+                                                             for n in shape):
         raise BadReply("an array of impossible shape")
-    raw = base64.b64decode(str(body["b64"]), validate=True)
-    if len(raw) != dtype.itemsize * int(np.prod(shape, dtype=np.int64)):
+    if math.prod(shape) > MAX_ELEMENTS or type(b64) is not str:
+        raise BadReply("an array too large to read")
+    try:
+        raw = base64.b64decode(b64, validate=True)
+    except ValueError:  # binascii.Error
+        raise BadReply("an array whose bytes are not base64") from None
+    if len(raw) != dtype.itemsize * math.prod(shape):
         raise BadReply("an array whose bytes do not match its shape")
     return np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
 
 
 def decode(value, kernel, depth=0):
-    """A value the kernel sent (parsed JSON), as data or a Remote; BadReply if it is neither."""
+    """A value the kernel sent (parsed JSON), as data or a Remote; BadReply if it is neither
+    (whatever it is: no other exception leaves the decoder)."""
+    if depth:
+        return _decode(value, kernel, depth)
+    try:
+        return _decode(value, kernel, 0)
+    except (BadReply, KernelDied, KernelTimeout):
+        raise
+    except RecursionError:
+        raise BadReply("a value nested too deeply") from None
+    except Exception as error:  # noqa: BLE001 - a reply that breaks a check of the decoder's
+        raise BadReply(f"a value the grader could not read ({type(error).__name__})") from None
+
+
+def _decode(value, kernel, depth=0):
     if depth > MAX_DEPTH:
         raise BadReply("a value nested too deeply")
     if value is None or type(value) in (bool, int, float, str):
         return value
     if type(value) is list:
-        return [decode(v, kernel, depth + 1) for v in value]
+        return [_decode(v, kernel, depth + 1) for v in value]
     if type(value) is not dict or len(value) not in (1, 3):
         raise BadReply("a value the grader does not read")
     if "$r" in value:
         ref, kind, call = value.get("$r"), value.get("type"), value.get("call")
         if type(ref) is not int or type(kind) is not str or type(call) is not bool:
             raise BadReply("a malformed handle")
+        kind = kind if CLASS_NAME.fullmatch(kind) else "object"
         return remote(kernel, ref, kind, call)
     (tag, body), = value.items()
     if tag == "$f" and body in ("nan", "inf", "-inf"):
         return float(body)
     if tag == "$c" and type(body) is list and len(body) == 2:
-        parts = [decode(v, kernel, depth + 1) for v in body]
+        parts = [_decode(v, kernel, depth + 1) for v in body]
         if all(type(p) in (int, float) for p in parts):
             return complex(*parts)
     if tag in ("$a", "$s") and type(body) is dict:
@@ -162,21 +195,21 @@ def decode(value, kernel, depth=0):
         if a.ndim == 0:
             return a[()]
     if tag == "$t" and type(body) is list:
-        return tuple(decode(v, kernel, depth + 1) for v in body)
+        return tuple(_decode(v, kernel, depth + 1) for v in body)
     if tag == "$nt" and type(body) is list and len(body) == 2 and type(body[0]) is list and type(body[1]) is list:
         fields, values = body
         if len(fields) != len(values) or not all(type(f) is str and f.isidentifier() and len(f) <= 100
                                                  for f in fields) or len(set(fields)) != len(fields):
             raise BadReply("a malformed named tuple")
-        return NamedTuple.of(fields, [decode(v, kernel, depth + 1) for v in values])
+        return NamedTuple.of(fields, [_decode(v, kernel, depth + 1) for v in values])
     if tag == "$d" and type(body) is list:
         out = {}
         for pair in body:
             if type(pair) is not list or len(pair) != 2:
                 raise BadReply("a malformed dict")
-            key = decode(pair[0], kernel, depth + 1)
+            key = _decode(pair[0], kernel, depth + 1)
             try:
-                out[key] = decode(pair[1], kernel, depth + 1)
+                out[key] = _decode(pair[1], kernel, depth + 1)
             except TypeError:
                 raise BadReply("a dict key that cannot be a key") from None
         return out
@@ -190,7 +223,7 @@ def decode(value, kernel, depth=0):
     if tag == "$g" and type(body) is dict:
         return _generator(body)
     if tag == "$o" and type(body) is list and len(body) == 2:
-        return _course_object(body[0], decode(body[1], kernel, depth + 1))
+        return _course_object(body[0], _decode(body[1], kernel, depth + 1))
     raise BadReply(f"a value tagged {tag!r} that the grader does not read")
 
 

@@ -200,6 +200,23 @@ def _normalize(expr):
     return expr.xreplace(swap) if swap else expr
 
 
+MAX_ANSWER_NODES = 20_000  # nodes of an answer (the course's longest expanded formula has a few hundred)
+MAX_ANSWER_DIGITS = 1_000  # digits of a number in an answer
+
+
+def _too_large(answer):
+    """Why an answer is too large to compare (its size, a huge number, a power of numbers left
+    unevaluated because it is huge), or "" if it is not: comparing it could take minutes."""
+    for count, node in enumerate(sp.preorder_traversal(answer)):
+        if count >= MAX_ANSWER_NODES:
+            return f"an expression of more than {MAX_ANSWER_NODES} nodes"
+        if isinstance(node, sp.Rational) and max(abs(node.p), node.q).bit_length() > 3.33 * MAX_ANSWER_DIGITS:
+            return f"an expression with a number of more than {MAX_ANSWER_DIGITS} digits"
+        if isinstance(node, sp.Pow) and node.base.is_Number and node.exp.is_Number and abs(node.exp) > 1000:
+            return "an expression with a power of numbers too large to work out"
+    return ""
+
+
 def _read(name, answer, shorthands=True, constants=False):
     """The answer as a SymPy expression in the course's symbols, or CheckFailed saying why not.
     constants: whether a plain number is a valid answer (when the result may be a constant)."""
@@ -209,7 +226,8 @@ def _read(name, answer, shorthands=True, constants=False):
         _fail(name, [f"{name} is None; it should be a SymPy expression."],
               "Did the cell that defines it run, and does it assign an expression (not print it)?")
     if isinstance(answer, str):
-        _fail(name, [f"{name} is a string ({answer!r}), not a SymPy expression."],
+        quoted = repr(answer) if len(answer) <= 80 else repr(answer[:80]) + f"... ({len(answer)} characters)"
+        _fail(name, [f"{name} is a string ({quoted}), not a SymPy expression."],
               f"Type the formula without quotes, built from the symbols of the setup cell, {example}.")
     if isinstance(answer, bool):
         _fail(name, [f"{name} is {answer}, not a SymPy expression."],
@@ -225,6 +243,10 @@ def _read(name, answer, shorthands=True, constants=False):
     if not isinstance(answer, sp.Expr):
         _fail(name, [f"{name} is a {type(answer).__name__}, not a SymPy expression."],
               f"Assign one formula, {example}.")
+    problem = _too_large(answer)
+    if problem:
+        _fail(name, [f"{name} is {problem}: too large to check."],
+              "The formulas of this course are short: simplify yours, and write sums as Sum(..., (j, 1, m)).")
     answer = _normalize(answer)
     if answer.has(sp.Derivative):
         _fail(name, [f"{name} contains an unevaluated Derivative: {answer}."],

@@ -136,6 +136,16 @@ def _int(value):
     return value
 
 
+def _huge_power(args):
+    """Whether Pow(base, exp) of two numbers would be a number of more than MAX_DIGITS digits
+    (999999**999999: seconds to compute, millions of digits)."""
+    if len(args) != 2 or not all(a.is_Rational for a in args):
+        return False
+    base, exp = args
+    size = max(abs(int(base.p)), int(base.q)).bit_length()
+    return abs(exp) * size > 3.33 * MAX_DIGITS
+
+
 def decode(tree):
     """The SymPy expression of a tree (see the module docstring); Refused for anything else."""
     sp, nary, constants = kinds()
@@ -182,7 +192,8 @@ def decode(tree):
             args = [build(a, depth + 1) for a in rest]
             if not all(isinstance(a, sp.Basic) for a in args):
                 raise Refused("a SymPy expression with an argument that is not one")
-            if any(isinstance(a, sp.Number) and a.is_finite and abs(a) > LARGE for a in args):
+            if any(isinstance(a, sp.Number) and a.is_finite and abs(a) > LARGE for a in args) \
+                    or kind == "Pow" and _huge_power(args):
                 with sp.evaluate(False):
                     return nary[kind](*args)
             return nary[kind](*args)

@@ -44,9 +44,21 @@ def _array(a, dtype=None, shape=None, raw=None):
 
 
 @pytest.mark.parametrize("value, why", [
-    (_array(np.zeros(3), dtype="|O"), "dtype object"),
+    (_array(np.zeros(3), dtype="|O"), "not a number's"),
     (_array(np.zeros(3), shape=[4]), "bytes do not match"),
-    (_array(np.zeros(2), dtype="|V16"), "is not data"),
+    (_array(np.zeros(2), dtype="|V16"), "not a number's"),
+    (_array(np.zeros(1), dtype="__import__('os').system('true')"), "not a number's"),
+    (_array(np.zeros(1), dtype="[('a', '<f8')]"), "not a number's"),
+    (_array(np.zeros(2), dtype="(2,)<f8", shape=[1]), "not a number's"),
+    (_array(np.zeros(1), shape=[10**12]), "impossible shape"),
+    (_array(np.zeros(0), shape=[2**32, 2**32, 2**32]), "impossible shape"),
+    (_array(np.zeros(0), shape=[2**26, 2**26]), "too large"),
+    (_array(np.zeros(1), shape=["1"]), "impossible shape"),
+    (_array(np.zeros(1), shape=[1.0]), "impossible shape"),
+    ({"$a": {"dtype": "<f8", "shape": [1], "b64": "!!!!"}}, "not base64"),
+    ({"$a": {"dtype": "<f8", "shape": [1]}}, "malformed array"),
+    ({"$a": {"dtype": "<f8", "shape": [1], "b64": "", "extra": 1}}, "malformed array"),
+    ({"$s": {"dtype": "<f8", "shape": [1], "b64": "AAAAAAAAAAA="}}, "does not read"),
     ({"$fn": {"code": "", "name": "f", "defaults": None, "kwdefaults": None, "closure": []}}, "does not read"),
     ({"$pickle": "gASVAAAAAAAAAAA="}, "does not read"),
     ({"$d": [[[1, 2], 3]]}, "cannot be a key"),
@@ -57,6 +69,11 @@ def _array(a, dtype=None, shape=None, raw=None):
 def test_the_grader_reads_only_data(value, why):
     with pytest.raises(BadReply, match=why):
         decode(value, None)
+
+
+def test_a_handle_whose_class_name_is_code_is_named_object():
+    remote = decode({"$r": 7, "type": "__import__('os').system('true')", "call": True}, None)
+    assert "__import__" not in repr(remote) and "system" not in type(remote).__name__
 
 
 def test_a_value_nested_too_deeply_is_refused():

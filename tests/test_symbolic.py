@@ -471,3 +471,27 @@ def test_with_a_key_every_wrong_answer_of_part_a_still_loses_points(notebook, an
 @pytest.mark.parametrize("notebook, answer", suites.right_cases("part_a"))
 def test_with_a_key_every_right_answer_of_part_a_keeps_full_marks(notebook, answer, keyed, no_sympify):
     suites.check_right(notebook, answer)
+
+
+@pytest.mark.parametrize("tree, says", [
+    (["Pow", ["Integer", 10], ["Integer", 10**9]], "power of numbers"),
+    (["Pow", ["Integer", 999999], ["Integer", 999999]], "power of numbers"),
+    (["Mul", ["Integer", 10**3999], ["Symbol", "gamma", {}]], "more than 1000 digits"),
+    (["Add"] + [["Symbol", f"s{n}", {}] for n in range(symbolic.MAX_ANSWER_NODES + 1)], "nodes"),
+])
+def test_an_answer_too_large_to_compare_fails_at_once(tree, says):
+    """An answer the kernel sent (decoded by course.symtree) that would take minutes to compare
+    fails its own check at once, saying so."""
+    from course import symtree
+
+    answer = symtree.decode(tree)
+    started = time.perf_counter()
+    with pytest.raises(CheckFailed, match=f"{says}.*too large to check"):
+        check("dL_dbeta", answer, symbols()["gamma"])
+    assert time.perf_counter() - started < 2
+
+
+def test_a_long_string_answer_is_quoted_short():
+    with pytest.raises(CheckFailed) as failed:
+        check("mu_B", "__import__('os')" * 100_000, symbols()["gamma"])
+    assert len(str(failed.value)) < 1000 and "1600000 characters" in str(failed.value)
