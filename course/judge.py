@@ -515,13 +515,15 @@ class Kernel:
         for name, chunk in streams:
             (sys.stderr if name == "stderr" else sys.stdout).write(chunk)
         if type(text) is not str or len(text) > MAX_REPLY:
-            raise BadReply("the kernel's reply is too large or missing")
+            raise BadReply("a reply too large to read, or none")
         try:
             reply = json.loads(text)
-        except (ValueError, RecursionError):
-            raise BadReply("the kernel's reply is not JSON") from None
+        except RecursionError:
+            raise BadReply("a reply nested too deeply to read") from None
+        except ValueError:
+            raise BadReply("a reply that is not JSON") from None
         if type(reply) is not dict:
-            raise BadReply("the kernel's reply is not a reply")
+            raise BadReply("a reply of the wrong form")
         return reply
 
     def call_back(self, request):

@@ -241,7 +241,8 @@ def _read(name, answer, shorthands=True, constants=False):
         _fail(name, [f"{name} is an equation or inequality ({answer}); give only the right-hand side."],
               f"Write `{name} = <formula>`, not `{name} = Eq(..., ...)`.", answer)
     if not isinstance(answer, sp.Expr):
-        _fail(name, [f"{name} is a {type(answer).__name__}, not a SymPy expression."],
+        kind = type(answer).__name__
+        _fail(name, [f"{name} is {'an' if kind[:1].lower() in 'aeiou' else 'a'} {kind}, not a SymPy expression."],
               f"Assign one formula, {example}.")
     problem = _too_large(answer)
     if problem:

@@ -185,7 +185,8 @@ def decode(tree):
         if kind == "Unread" and rest == ["nesting_too_deep"]:
             raise Refused(f"a SymPy expression nested more than {MAX_DEPTH} levels deep, too deep to read")
         if kind == "Unread" and len(rest) == 1 and type(rest[0]) is str:
-            raise Refused(f"a SymPy expression with {rest[0][:40]}, which the grader does not read")
+            what = rest[0][:40] if rest[0][:40].isidentifier() else "a kind of node"
+            raise Refused(f"a SymPy expression with {what}, which the grader does not read")
         if kind == "Function" and rest:
             return sp.Function(_name(rest[0]))(*[build(a, depth + 1) for a in rest[1:]])
         if kind in nary:
