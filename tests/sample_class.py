@@ -96,7 +96,7 @@ def _with_prefix(source, stem, code, prefix="", suffix=""):
 # --------------------------------------------------------------------------- the class
 
 def sample_class():
-    """[Submission]: the whole sample class (37 students, 41 with the sandbox), built from the
+    """[Submission]: the whole sample class (38 students, 42 with the sandbox), built from the
     current source/."""
     src = _sources()
     b1, b2 = src["b1_forward"], src["b2_backward"]
@@ -226,6 +226,14 @@ def sample_class():
         "B1 ignores SIGINT, B2 catches KeyboardInterrupt, in an endless loop (killed once, at the timeout)",
         {"b1_forward": deaf_b1, "b2_backward": deaf_b2},
         {stem: Expect(score=0.0, problem="ignored the interrupt") for stem in ("b1_forward", "b2_backward")})
+
+    deaf_call = handed_in(b1, {CELL["b1_forward"]: "import signal\n\n" + reference(b1)[CELL["b1_forward"]].replace(
+        "    mu = x.mean(axis=0)", "    signal.signal(signal.SIGINT, signal.SIG_IGN)  # deaf, in a call a test makes\n"
+        "    while True:\n        pass\n    mu = x.mean(axis=0)", 1)})
+    add("fault-judged-call-ignores-interrupt", "fault",
+        "B1's function, called by a test judged in the grader, ignores SIGINT in an endless loop (killed once)",
+        {"b1_forward": deaf_call, "b2_backward": perfect["b2_backward"]},
+        {"b1_forward": Expect(score=0.0, problem="ignored the interrupt")})
 
     # ---- cheating: detected, and scored as if the trick were absent
     b1_stub = {CELL["b1_forward"]: stub_answer(b1, "b1-forward")}

@@ -88,9 +88,21 @@ def test_a_cell_that_ignores_interrupts_is_stopped_once_at_the_timeout(graded_cl
     """A loop that ignores SIGINT (or catches KeyboardInterrupt) is interrupted at the timeout,
     then its kernel is killed INTERRUPT_GRACE seconds later: once, not once per later cell and attempt."""
     root, subs, grades, expected = graded_class
-    for stem in ("b1_forward", "b2_backward"):
-        row = _row(grades, "fault-ignores-interrupt", stem)
-        assert row.seconds < sample_class.TEST_TIMEOUT + execute.INTERRUPT_GRACE + 15, (stem, row.seconds)
+    for student, stem in [("fault-ignores-interrupt", "b1_forward"), ("fault-ignores-interrupt", "b2_backward"),
+                          ("fault-judged-call-ignores-interrupt", "b1_forward")]:
+        row = _row(grades, student, stem)
+        assert row.seconds < sample_class.TEST_TIMEOUT + execute.INTERRUPT_GRACE + 15, (student, stem, row.seconds)
+        assert "ignored the interrupt" in row.problem, (student, stem, row.problem)
+
+
+def test_a_judged_call_that_ignores_the_interrupt_ends_the_notebook_once(graded_class):  # noqa: F811
+    """The test's call into the student's function never returns and the kernel ignores the
+    interrupt: the kernel is killed after the grace, the notebook ends there with that reason
+    (once: the later test cells do not each wait out a timeout), and B2 is graded as usual."""
+    root, subs, grades, expected = graded_class
+    row = _row(grades, "fault-judged-call-ignores-interrupt", "b1_forward")
+    assert row.score == 0 and row.problem.count("ignored the interrupt") == 1, row.problem
+    assert _row(grades, "fault-judged-call-ignores-interrupt", "b2_backward").score == 14
 
 
 @pytest.mark.parametrize("student", ["honest-copied-cells", "honest-mangled-metadata"])
