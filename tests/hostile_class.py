@@ -15,6 +15,7 @@ create the folder WITNESS), and an honest student graded in the same run keeps f
 
     hostile_class(witness) -> {student: {notebook: notebook node}}
     equivalent(notebook) -> the honest wrong notebook a hostile one must score like
+    spy_b3() -> B3 whose checker prints all it can learn about the functions a test hands it
 """
 import json
 
@@ -198,3 +199,37 @@ def hostile_class(witness):
     students["honest-perfect"] = {stem: (_filled(sources[stem], LEAF[stem][0], _reference(sources[stem], LEAF[stem][0])),
                                          None, "the reference") for stem in LEAF}
     return students
+
+
+SPY = """
+    import inspect as _inspect
+    for _f in (forward, backward):
+        if _f is not None:
+            _code = getattr(_f, "__code__", None)
+            _seen = [getattr(_f, "__name__", None), getattr(_f, "__qualname__", None),
+                     getattr(_code, "co_consts", None), getattr(_code, "co_names", None),
+                     [repr(getattr(c, "cell_contents", None))[:300] for c in (getattr(_f, "__closure__", None) or ())],
+                     sorted(getattr(_f, "__globals__", {}))[:400]]
+            try:
+                _seen.append(_inspect.getsource(_f))
+            except Exception as _error:
+                _seen.append(type(_error).__name__)
+            SPIED.append(repr(_seen))
+"""
+
+
+def spy_b3():
+    """B3 handed in with the reference answers, its gradient checker keeping the name,
+    constants, closure, globals and source of every function a test passes it (B3's hidden tests
+    hand it forward and backward passes of their own), and a cell added at the end printing
+    them into the feedback."""
+    import nbformat
+
+    source = nbrun.load("part_b/b3_gradient_check.ipynb")
+    code = _reference(source, "b3-checker")
+    head, _, body = code.partition('    forward = batchnorm_forward if forward is None else forward')
+    assert body, "B3's checker no longer starts as the spy expects"
+    spied = "SPIED = []\n" + head + SPY + '    forward = batchnorm_forward if forward is None else forward' + body
+    nb = _filled(source, "b3-checker", spied)
+    nb.cells.append(nbformat.v4.new_code_cell('print("SPIED", len(SPIED), "functions:")\nfor _s in SPIED:\n    print(_s)'))
+    return nb

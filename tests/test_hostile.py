@@ -12,17 +12,22 @@ import functools
 import nbformat
 import pytest
 
+import html
+import re
+from pathlib import Path
+
 import hostile_class
 import nbrun
 from course import grading, sandbox
-from test_grading import copy_course
+from test_grading import copy_course, hidden_lines
 
 TIMEOUT = 10  # seconds per cell
+B3 = "part_b/b3_gradient_check.ipynb"
 
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    root = copy_course(tmp_path_factory.mktemp("hostile"), notebooks=set(hostile_class.NOTEBOOKS))
+    root = copy_course(tmp_path_factory.mktemp("hostile"), notebooks=set(hostile_class.NOTEBOOKS) | {B3})
     witness = tmp_path_factory.mktemp("witness") / "the payload ran"
     students = hostile_class.hostile_class(witness)
     for student, notebooks in students.items():
@@ -30,6 +35,9 @@ def graded(tmp_path_factory):
         folder.mkdir(parents=True)
         for stem, (nb, _, _) in notebooks.items():
             nbformat.write(nb, str(folder / f"{stem}.ipynb"))
+    spy = root / "submitted" / "hostile-b3-spy" / B3
+    spy.parent.mkdir(parents=True)
+    nbformat.write(hostile_class.spy_b3(), str(spy))
     grades = grading.grade_class(root, jobs=2, timeout=TIMEOUT, progress=lambda message: None,
                                  unsandboxed=sandbox.available() is not None)
     return root, witness, students, grades
@@ -71,7 +79,7 @@ def test_each_trick_scores_what_the_same_wrong_answer_scores(graded):
 
 def test_the_trick_costs_its_own_test_only_and_nothing_to_an_honest_student(graded):
     root, witness, students, grades = graded
-    for row in grades["honest-perfect"]:
+    for row in [r for r in grades["honest-perfect"] if r.assignment == hostile_class.ASSIGNMENT]:
         assert row.code_score == row.max_code_score, (row.notebook, row.messages)
     leaf_tests = {"a1_forward_formulas": ["a1-test-y"], "a2_grad_gamma": ["a2-test-dbeta"],
                   "a3_grad_xhat": ["a3-test-dxhat"], "a4_backward_derivation": ["a4-test-dbias"],
@@ -87,7 +95,7 @@ def test_the_failing_test_says_why_in_the_graders_words(graded):
     root, witness, students, grades = graded
     seen = {}
     for student, notebooks in students.items():
-        if student == "honest-perfect":
+        if student in ("honest-perfect", "hostile-b3-spy"):
             continue
         for stem, (_, arrays, trick) in notebooks.items():
             path = root / "autograded" / student / hostile_class.ASSIGNMENT / f"{stem}.ipynb"
@@ -102,3 +110,30 @@ def test_the_failing_test_says_why_in_the_graders_words(graded):
                 assert len(error["evalue"]) < 2_000, (student, stem, trick, len(error["evalue"]))
             assert path.stat().st_size < 1_000_000, (student, stem, trick, path.stat().st_size)
     assert {"BadReply", "CheckFailed"} <= set(seen), seen
+
+
+def test_a_checker_that_spies_on_the_tests_functions_learns_nothing(graded):
+    """B3's hidden tests hand the student's checker forward and backward passes of their own
+    (a backward blind to dout, one without the variance term, ...). They stay in the grader:
+    a checker that keeps every function's name, constants, closure, globals and source, printed
+    by a cell the student added at the end, gets a handle's, and the feedback shows no line and
+    no name of the hidden tests; its right answers keep full marks."""
+    root, witness, students, grades = graded
+    row = _rows(grades, "hostile-b3-spy")["b3_gradient_check"]
+    assert row.code_score == row.max_code_score, row.messages  # the reference answers, spying
+    page = root / "feedback" / "hostile-b3-spy" / B3.replace(".ipynb", ".html")
+    text = html.unescape(re.sub(r"<[^>]+>", "", page.read_text()))
+    spied = re.search(r"SPIED (\d+) functions:", text)
+    assert spied and int(spied.group(1)) >= 4, "the spy saw no function of the tests': it was not called"
+    source = root / "source" / B3
+    for line in hidden_lines(source):
+        assert line not in text, f"the feedback shows a hidden test's line: {line}"
+    hidden = re.findall(r"^### BEGIN HIDDEN TESTS\n(.*?)^### END HIDDEN TESTS", "\n".join(
+        c.source for c in nbformat.read(str(source), as_version=4).cells), re.M | re.S)
+    names = {n for block in hidden for n in re.findall(r"\b(_[A-Za-z]\w{3,})\b", block)}
+    assert names, "no hidden names found to look for"
+    # names the kernel can know without the tests: the course package's and the notebook's own
+    known = "\n".join(path.read_text() for path in (Path(grading.__file__).parent).glob("*.py"))
+    known += "\n".join(c.source for c in hostile_class.spy_b3().cells)
+    leaked = sorted(n for n in names if re.search(rf"\b{n}\b", text) and not re.search(rf"\b{n}\b", known))
+    assert not leaked, f"the feedback names the hidden tests' {leaked}"
