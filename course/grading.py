@@ -419,9 +419,12 @@ def grade_class(root=None, students=None, feedback=True, export=True, progress=p
                       sizes_key=grading_key(root))
                  for s in students]
         per_student = sum(len(source_notebooks(root, a)) for a in assignments(root))
-        with Workers(jobs, _init_worker, (memory_mb,), grade_student) as pool, GradingProgress(
+        with Workers(jobs, _init_worker, (memory_mb,), grade_student, isolate=sandboxed) as pool, GradingProgress(
                 len(tasks), len(tasks) * per_student, enabled=None if bar else False) as shown:
             say = shown.write if shown.shown else progress
+            if sandboxed and not pool.isolated:
+                grades.notes.append("the grading processes ran without a PID namespace of their own "
+                                    "(bubblewrap could not make one here)")
             for task in tasks:
                 pool.submit(task)
             try:

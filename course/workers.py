@@ -7,15 +7,24 @@ pipe; a worker says where it is ("part_b/b1_forward") before each step of its ta
 dies the pool starts a new one and reports the task and that step, so that the caller can grade
 the task again without the step that killed it. The other workers never notice.
 
-    with Workers(jobs, initializer, initargs, function) as pool:
+    with Workers(jobs, initializer, initargs, function, isolate=True) as pool:
         pool.submit(task)
         for task, result, died_at in pool.results():
             ...  # result is None when the worker died (died_at: its last step, or None)
+
+isolate=True starts each worker in a PID namespace of its own (bubblewrap, with the file system
+and everything else as they are): no process of the grading run is visible to it, so a worker
+(or whatever took one over) cannot signal, trace or wait for the process that started it.
 """
 import collections
 import multiprocessing
 import multiprocessing.connection
+import multiprocessing.spawn
+import os
 import shutil
+import subprocess
+import sys
+import tempfile
 import traceback
 
 
@@ -45,18 +54,49 @@ class _Worker:
         self.task = self.where = self.scratch = None
 
 
+def isolating_python(folder):
+    """The path of a program, written into `folder`, that runs this Python in a PID namespace
+    of its own (bubblewrap: the same files, users and network, its own /proc); None where
+    bubblewrap cannot do that here. The workers' Python is started through it."""
+    bwrap = shutil.which("bwrap")
+    if bwrap is None or not sys.platform.startswith("linux"):
+        return None
+    options = "--dev-bind / / --proc /proc --unshare-pid --die-with-parent"
+    if os.geteuid() != 0:  # an unprivileged bubblewrap needs a user namespace, mapped to the same ids
+        options += f" --unshare-user --uid {os.getuid()} --gid {os.getgid()}"
+    program = os.path.join(folder, "python-in-own-pid-namespace")
+    with open(program, "w") as f:
+        f.write(f'#!/bin/sh\nexec {bwrap} {options} -- {sys.executable} "$@"\n')
+    os.chmod(program, 0o700)
+    try:
+        probe = subprocess.run([program, "-c", "import os; print(os.getpid())"], capture_output=True,
+                               text=True, timeout=30, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return program if probe.returncode == 0 and probe.stdout.strip() != str(os.getpid()) else None
+
+
 class Workers:
     """`jobs` worker processes (spawned) running function(task, report) on submitted tasks;
-    a worker that dies is replaced. initializer(*initargs) runs once in each worker."""
+    a worker that dies is replaced. initializer(*initargs) runs once in each worker.
+    isolate: start each worker in a PID namespace of its own where bubblewrap can (.isolated
+    says whether it could)."""
 
-    def __init__(self, jobs, initializer, initargs, function):
+    def __init__(self, jobs, initializer, initargs, function, isolate=False):
         self._context = multiprocessing.get_context("spawn")
         self._args = (initializer, initargs, function)
         self._jobs = max(1, jobs)
         self._workers = []
         self._pending = collections.deque()
+        self._isolate = isolate
+        self._folder = self._python = None
+        self.isolated = False
 
     def __enter__(self):
+        if self._isolate:
+            self._folder = tempfile.mkdtemp(prefix="course-workers-")
+            self._python = isolating_python(self._folder)
+            self.isolated = self._python is not None
         self._workers = [self._start() for _ in range(self._jobs)]
         return self
 
@@ -71,10 +111,19 @@ class Workers:
             if worker.process.is_alive():
                 worker.process.kill()
                 worker.process.join()
+        if self._folder:
+            shutil.rmtree(self._folder, ignore_errors=True)
         return False
 
     def _start(self):
-        return _Worker(self._context, _serve, self._args)
+        if self._python is None:
+            return _Worker(self._context, _serve, self._args)
+        usual = multiprocessing.spawn.get_executable()
+        multiprocessing.spawn.set_executable(self._python)  # read when the process starts
+        try:
+            return _Worker(self._context, _serve, self._args)
+        finally:
+            multiprocessing.spawn.set_executable(usual)
 
     def submit(self, task, first=False):
         (self._pending.appendleft if first else self._pending.append)(task)
