@@ -42,14 +42,14 @@ from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
 from nbgrader.preprocessors import (  # noqa: E402
     ClearHiddenTests, ClearMarkScheme, ClearOutput, GetGrades, IncludeHeaderFooter, LockCells)
 
-from course.build import StripHiddenTraces  # noqa: E402
-from course.execute import IsolatedExecute, ResultsAsDisplay, SkipWhenGrading, StderrAsOutput  # noqa: E402
+from grader.build import StripHiddenTraces  # noqa: E402
+from grader.execute import IsolatedExecute, ResultsAsDisplay, SkipWhenGrading, StderrAsOutput  # noqa: E402
 
 c.GenerateFeedback.preprocessors = [
     GetGrades, ClearHiddenTests, ClearMarkScheme, StripHiddenTraces, CSSHTMLHeaderPreprocessor]
 # Feedback pages render their math offline: the LaTeX is turned into MathML when the page is
-# written (course.mathml), instead of MathJax loaded from a CDN by the student's browser.
-from course.mathml import OfflineHTMLExporter  # noqa: E402
+# written (grader.mathml), instead of MathJax loaded from a CDN by the student's browser.
+from grader.mathml import OfflineHTMLExporter  # noqa: E402
 
 c.GenerateFeedback.exporter_class = OfflineHTMLExporter
 
@@ -62,7 +62,7 @@ from nbconvert.preprocessors import ClearMetadataPreprocessor  # noqa: E402
 from nbgrader.preprocessors import (  # noqa: E402
     AssignLatePenalties, CheckCellMetadata, IgnorePattern, LimitOutput, SaveAutoGrades)
 
-from course.limits import CapOutputs  # noqa: E402
+from grader.limits import CapOutputs  # noqa: E402
 
 # CapOutputs after LimitOutput: LimitOutput counts lines, CapOutputs caps characters (one 10 MB line).
 c.Autograde.autograde_preprocessors = [

@@ -33,7 +33,7 @@ sys.path[:0] = [str(ROOT / "tests"), str(ROOT)]
 
 import nbformat  # noqa: E402
 
-from course import build, coursedir, democlass, grading, sandbox  # noqa: E402
+from grader import build, coursedir, democlass, grading, sandbox  # noqa: E402
 
 PLAIN_CONFIG = """\
 # plain nbgrader: what the course's nbgrader_config.py sets for the course, none of its grading

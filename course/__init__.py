@@ -1,4 +1,4 @@
-"""Helpers for the Batch Normalization course (Tutorial 10).
+"""The Batch Normalization course (Tutorial 10): what students' kernels import.
 
 - course.testing     checks used by the notebooks' test cells, with messages a student can act on
 - course.symbolic    checks a SymPy answer (Part A) and explains what is off
@@ -11,24 +11,6 @@
 - course.agent       the kernel's side of grading: answers the grader's requests with values (never verdicts)
 - course.symtree     SymPy expressions as JSON trees, both ways (the grader builds only an allow-list)
 
-What students' kernels import ends here; the rest is the instructor's grader (drives nbgrader):
-- course.coursedir   the course folder, its configuration and nbgrader's API on it
-- course.build       release/ and solution/ from source/
-- course.grading     grade a class, its stages in order:
-  - course.repair      read and repair: a handed-in notebook rebuilt around the instructor's cells
-  - course.execute     run: nbgrader's autograde with a kernel of its own, in the sandbox (course.sandbox)
-  - course.judge       judge: each test cell run in the grader, the kernel asked only for values
-  - course.judge_process  the judge's own sandboxed process, forked per notebook
-  - course.review      the scan of the student's code, a review aid
-  - course.record      the grades into the class gradebook, and its export
-  - course.table       the grade table and lists printed after grading
-- course.workers     the worker processes that grade students (one that dies is replaced)
-- course.democlass   the demo class
-- course.selfcheck   `course check`: one notebook, graded privately
-- course.progress    the progress bar of a grading run
-- course.report      the class report: scores, pass rates, named mistakes tallied, what needs the instructor
-- course.report_page the class report as one offline HTML page (plots, MathML)
-- course.lms         Canvas and Moodle grade import files (nbgrader export plugins)
-- course.mathml      LaTeX as MathML in HTML pages (feedback, report): math that renders offline
-- course.cli         the command line (`course ...` or `python -m course ...`)
+The instructor's grader is the package `grader` beside this one; a student's kernel runs in a
+sandbox that has this package and not that one.
 """

@@ -1,6 +1,6 @@
 """The kernel's side of grading: it answers the grader's requests with values, never verdicts.
 
-When a notebook is graded, its test cells run in the grader's process (course.judge), not in
+When a notebook is graded, its test cells run in the grader's process (grader.judge), not in
 the student's kernel. Whenever a test needs something of the student's (a function to call, a
 SymPy expression, an attribute of an object), the grader sends a request here and gets back a
 value, encoded as JSON data:
@@ -16,7 +16,7 @@ value, encoded as JSON data:
 What the student's code prints while it runs reaches the grader as the kernel's output. The
 student's kernel can of course change this module: that changes only the values it sends, and a
 student's function can send any value it likes anyway. The grader decodes the reply as data
-(course.judge) and reaches every verdict itself.
+(grader.judge) and reaches every verdict itself.
 """
 import base64
 import json
@@ -98,7 +98,7 @@ _ask_grader = [None]  # text -> text: a message to the grader, and its answer (s
 
 def _callback(ref, namespace):
     """A function of the test's that stays in the grader: calling it asks the grader to run it
-    (course.judge.Kernel.call_back); requests the grader makes meanwhile are served here."""
+    (grader.judge.Kernel.call_back); requests the grader makes meanwhile are served here."""
     def grader_function(*args, **kwargs):
         if _ask_grader[0] is None:
             raise RuntimeError("the grader's function can only be called while the grader asks")
@@ -165,7 +165,7 @@ def _handle(message, namespace):
     if op == "setitem":
         target[_decode(message["key"], namespace)] = _decode(message["value"], namespace)
         return None, None
-    if op == "setitem_attr":  # an item of an attribute's array, written in place (course.judge.KernelArray)
+    if op == "setitem_attr":  # an item of an attribute's array, written in place (grader.judge.KernelArray)
         getattr(target, message["attr"])[_decode(message["key"], namespace)] = _decode(message["value"], namespace)
         return None, None
     if op == "len":

@@ -165,13 +165,13 @@ def _expression(value, what, by=None):
     return value
 
 
-def _fail(name, lines, hint=None, answer=None):
+def _fail(name, lines, hint=None, answer=None, mistake=None):
     __tracebackhide__ = True
     if answer is not None:
         _show(name, answer)
     if hint:
         lines = list(lines) + [f"Hint: {hint}"]
-    raise CheckFailed("\n".join(lines))
+    raise CheckFailed("\n".join(lines), mistake)
 
 
 def _show(name, answer):
@@ -817,12 +817,14 @@ def _matches(values, candidate, cases, points):
 
 
 def _diagnose(got, exp, vg, ve, cases, points, mistakes):
-    """Sentences saying how `got` differs from `exp` (both expanded)."""
-    lines = []
+    """Sentences saying how `got` differs from `exp` (both expanded), and the description of the
+    known mistake it is (None if none): (lines, mistake)."""
+    lines, mistake = [], None
     for description, wrong in mistakes.items():
         try:
             if _equivalent(got, wrong, points)[0]:
                 lines.append(f"  This is what you get when {description}.")
+                mistake = description
                 break
         except Exception:  # noqa: BLE001 (a mistake that cannot be evaluated names nothing)
             continue
@@ -866,7 +868,7 @@ def _diagnose(got, exp, vg, ve, cases, points, mistakes):
         lines.append(f"  It does not depend on {_SAY[s]} but should.")
     for s in sorted(have - want, key=str):
         lines.append(f"  It depends on {_SAY[s]} but should not.")
-    return lines
+    return lines, mistake
 
 
 def check(name, answer, expected, *, mistakes=None, shorthands=True, constants=False, hint=None, seed=0):
@@ -906,8 +908,9 @@ def check(name, answer, expected, *, mistakes=None, shorthands=True, constants=F
     if all(_close(vg[c], ve[c], c).all() for c in cases):
         return
     lines = [f"{name} is not right.", f"  Your answer (LaTeX): {sp.latex(answer)}"]
-    lines += _diagnose(got, exp, vg, ve, cases, points, mistakes)
+    diagnosis, mistake = _diagnose(got, exp, vg, ve, cases, points, mistakes)
+    lines += diagnosis
     limits = sorted({(str(lim[1]), str(lim[2])) for s in answer.atoms(sp.Sum) for lim in s.limits})
     if any(lim != ("1", "m") for lim in limits):
         lines.append("  Note: sums over the batch run from 1 to m: Sum(..., (j, 1, m)).")
-    _fail(name, lines, hint, answer)
+    _fail(name, lines, hint, answer, mistake)

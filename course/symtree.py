@@ -1,7 +1,7 @@
 """SymPy expressions as JSON trees: how they cross between the student's kernel and the grader.
 
     encode(expr) -> tree       (in the kernel: course.agent)
-    decode(tree) -> expr       (in the grader's judge: course.judge); Refused for anything else
+    decode(tree) -> expr       (in the grader's judge: grader.judge); Refused for anything else
 
 A tree is [kind, ...] with JSON lists, ints, bools and strings only:
 

@@ -52,14 +52,22 @@ __all__ = [
 
 
 class CheckFailed(AssertionError):
-    """A test failed; the message says what is wrong and how to find out why."""
+    """A test failed; the message says what is wrong and how to find out why.
+
+    mistake: the description of the known mistake the answer matches (the `mistakes` of
+    check_array, course.symbolic.check), None when it matches none: the class report counts
+    mistakes by it, never by reading the message."""
+
+    def __init__(self, message="", mistake=None):
+        super().__init__(message)
+        self.mistake = mistake
 
 
-def _fail(lines, hint=None):
+def _fail(lines, hint=None, mistake=None):
     __tracebackhide__ = True
     if hint:
         lines = list(lines) + [f"Hint: {hint}"]
-    raise CheckFailed("\n".join(lines))  # the message below says what is wrong and why
+    raise CheckFailed("\n".join(lines), mistake)  # the message below says what is wrong and why
 
 
 def _fmt(v):
@@ -129,8 +137,8 @@ def check_array(name, got, expected, *, rtol=1e-7, atol=1e-10, dtype=np.float64,
     """
     __tracebackhide__ = True
     expected = _as_float_array(expected)
-    if isinstance(got, _ndarray) and _type(got).__module__ == "course.judge":
-        got = got.view(_ndarray)  # an attribute's array the grader read from the kernel (course.judge.KernelArray)
+    if isinstance(got, _ndarray) and _type(got).__module__ == "grader.judge":
+        got = got.view(_ndarray)  # an attribute's array the grader read from the kernel (grader.judge.KernelArray)
     if _type(got) is not _ndarray:
         if got is None:
             _fail([f"{name} is None; expected an array of shape {expected.shape}."],
@@ -177,7 +185,7 @@ def check_array(name, got, expected, *, rtol=1e-7, atol=1e-10, dtype=np.float64,
             f"  the largest difference is at {_where(index)}: "
             f"expected {_fmt(expected[index])}, got {_fmt(values[index])}.",
         ]
-        matched = False
+        matched = None
         for description, value in (mistakes or {}).items():
             candidate = _as_float_array(value)
             with _errstate(invalid="ignore"):
@@ -185,13 +193,13 @@ def check_array(name, got, expected, *, rtol=1e-7, atol=1e-10, dtype=np.float64,
                     _abs(values - candidate) <= atol + rtol * _abs(candidate)).all()
             if matches:
                 lines.append(f"  Your {name} matches what you get when {description}.")
-                matched = True
+                matched = description
                 break
-        if close is not None and not matched and (diff <= atol + close[0] * _abs(expected)).all():
+        if close is not None and matched is None and (diff <= atol + close[0] * _abs(expected)).all():
             lines.append(f"  Every entry is within a relative {close[0]:.0e} of the expected value: {close[1]}")
         if note:
             lines.append(note)
-        _fail(lines, hint)
+        _fail(lines, hint, mistake=matched)
 
 
 def check_scalar(name, got, expected, *, rtol=1e-7, atol=1e-10, hint=None):
@@ -264,7 +272,7 @@ def case(description):
                           "Hint: run this case yourself, with an input of this shape.") from None
 
 
-_apply = None  # set by the grader (course.judge) while it judges a test cell
+_apply = None  # set by the grader (grader.judge) while it judges a test cell
 
 
 def runs_in_kernel(function):
@@ -279,7 +287,7 @@ def in_kernel(function, *args, **kwargs):
     """function(*args, **kwargs), run where the student's code runs.
 
     In JupyterLab that is here. When the grader judges a test cell in its own process
-    (course.judge), the function is sent to the student's kernel and runs there (it sees the
+    (grader.judge), the function is sent to the student's kernel and runs there (it sees the
     kernel's globals; what it closes over is sent along): for a test that must build something in
     the kernel for the student's code to use (Matplotlib Axes to draw on), or look at an object
     that stays there (isinstance of a widget). What it returns comes back as a value.

@@ -1,6 +1,6 @@
 """A hostile class for the boundary between the student's kernel and the grader's judge.
 
-Written against course/agent.py, course/judge.py and course/symtree.py: each student replaces
+Written against course/agent.py, grader/judge.py and course/symtree.py: each student replaces
 the agent's encoder in their own kernel (which they can: it is their kernel) so that one answer
 crosses to the grader as a reply of their choosing instead of its honest encoding: SymPy trees
 with strings of Python in every place a tree has, nested or huge trees, JSON nested too deeply

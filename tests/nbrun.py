@@ -5,7 +5,7 @@ suites grade hundreds, so they run here instead: each notebook in a child proces
 this one (NumPy, SymPy and Matplotlib already imported), cells executed top to bottom, and each
 grade cell scored by nbgrader's own rule (`nbgrader.utils.determine_grade`): an error or any
 stderr output scores zero, a number as the last value gives partial credit; the cells the grader
-skips (course.execute.skipped_when_grading) are skipped here too. The tests that need
+skips (grader.execute.skipped_when_grading) are skipped here too. The tests that need
 nbgrader's own machinery (release, autograde, feedback) use it directly; this is for speed.
 """
 import ast
@@ -34,8 +34,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot  # noqa: E402,F401
 import numpy  # noqa: E402,F401
 
-from course.execute import skipped_when_grading  # noqa: E402
-from course.judge import Judge, KernelDied, hidden_removed, visible_runs_needed  # noqa: E402
+from grader.execute import skipped_when_grading  # noqa: E402
+from grader.judge import Judge, KernelDied, hidden_removed, visible_runs_needed  # noqa: E402
 
 
 def nbgrader_config():
@@ -275,7 +275,7 @@ def _scored(m, error, stderr, value=None):
 def run(nb, timeout=120, skip=True, judged=True):
     """Run nb's code cells top to bottom in a forked child; return the scored Result.
     skip=False runs the cells the grader skips as well (figures, experiments). The test cells are
-    judged here, in this process, as the grader does (course.judge); judged=False runs them in
+    judged here, in this process, as the grader does (grader.judge); judged=False runs them in
     the child, as plain nbgrader runs them in the kernel."""
     to_parent_r, to_parent_w = os.pipe()
     to_child_r, to_child_w = os.pipe()

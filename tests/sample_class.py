@@ -17,7 +17,7 @@ import nbformat
 
 import answers
 import nbrun
-from course import sandbox
+from grader import sandbox
 
 # Where the sandbox runs (always in CI), the class has the students who try to reach out of it;
 # without it, their tricks would work (or harm the machine), so they are left out.
@@ -660,7 +660,7 @@ TEST_TIMEOUT = 10  # seconds per cell: the infinite loop costs this once
 def grade_sample_class(root, jobs=2, db_url=None, students=None):
     """Write the sample class into the scratch course `root` and grade it. Returns
     (subs, ClassGrades)."""
-    from course import grading
+    from grader import grading
 
     subs = write_sample_class(root, students)
     grades = grading.grade_class(root, students=students, jobs=jobs, timeout=TEST_TIMEOUT,

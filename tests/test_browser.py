@@ -29,7 +29,7 @@ import pytest
 
 import browser
 from browser import Notebook, screenshot
-from course import coursedir, democlass, record
+from grader import coursedir, democlass, record
 
 ROOT = Path(__file__).resolve().parents[1]
 # The demo class is graded on these notebooks (all of them would take minutes): one with code,
@@ -77,7 +77,7 @@ def course(tmp_path_factory):
         (root / "source" / notebook).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(ROOT / "source" / notebook, root / "source" / notebook)
     # the instructor's command, in a process of its own so that a hang fails instead of blocking
-    demo = subprocess.run([sys.executable, "-m", "course", "--root", str(root), "demo"], cwd=root,
+    demo = subprocess.run([sys.executable, "-m", "grader", "--root", str(root), "demo"], cwd=root,
                           capture_output=True, text=True, timeout=600, env=_env())
     assert demo.returncode == 0 and "demo-perfect" in demo.stdout, demo.stdout + demo.stderr
     for folder in ("release", "solution"):

@@ -1,11 +1,11 @@
-"""Bounded artifacts: an autograded notebook's outputs are capped (course.limits.CapOutputs)
-without changing a score, and a feedback page's math is rendered within a budget (course.mathml)."""
+"""Bounded artifacts: an autograded notebook's outputs are capped (grader.limits.CapOutputs)
+without changing a score, and a feedback page's math is rendered within a budget (grader.mathml)."""
 import json
 
 import nbformat
 from nbgrader.utils import determine_grade
 
-from course import limits, mathml
+from grader import limits, mathml
 
 BIG = "x" * 10_000_000
 

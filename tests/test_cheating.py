@@ -1,7 +1,7 @@
 """Cheating: detected, and scored as if the trick were absent.
 
 Layers, each tested here:
-1. the test cells run in the grader's process (course.judge): the kernel only answers with values
+1. the test cells run in the grader's process (grader.judge): the kernel only answers with values
    (decoded as data), so nothing the student's code changes in the kernel (the checks, NumPy,
    IPython's transformers and handlers, the displayhook, the caller's frames, course.agent itself)
    reaches a verdict;
@@ -22,7 +22,8 @@ import answers
 import nbrun
 import sample_class
 from class_fixture import graded_class  # noqa: F401 (a fixture)
-from course import review, table, testing
+from course import testing
+from grader import review, table
 
 CHEATS = [s for s in sample_class.sample_class() if s.kind == "cheat"]
 
@@ -139,7 +140,7 @@ def test_a_result_the_students_code_puts_into_a_test_cell_is_not_partial_credit(
     import nbformat
     from nbgrader.utils import determine_grade
 
-    from course.execute import IsolatedExecute, ResultsAsDisplay
+    from grader.execute import IsolatedExecute, ResultsAsDisplay
 
     nb = nbformat.v4.new_notebook()
     nb.cells = [

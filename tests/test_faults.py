@@ -13,7 +13,7 @@ import pytest
 import nbrun
 import sample_class
 from class_fixture import graded_class  # noqa: F401 (a fixture)
-from course import coursedir, execute, grading, table
+from grader import coursedir, execute, grading, table
 
 STUDENTS = [s.student for s in sample_class.sample_class()]
 
@@ -224,7 +224,7 @@ def test_the_command_line_grades_a_class_and_exits_zero(tmp_path):
     root = copy_course(tmp_path, notebooks={"part_b/b1_forward.ipynb"})
     sample_class.write_sample_class(root, ["honest-perfect", "fault-broken-files", "fault-kills-grader",
                                            "honest-mangled-metadata"])
-    run = subprocess.run([sys.executable, "-m", "course", "--root", str(root), "grade", "--jobs", "2",
+    run = subprocess.run([sys.executable, "-m", "grader", "--root", str(root), "grade", "--jobs", "2",
                           "--timeout", "10", "--json", str(tmp_path / "grades.json"), "--unsandboxed"],
                          capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stdout + run.stderr

@@ -16,7 +16,7 @@ import nbformat
 import pytest
 
 import nbrun
-from course import build, coursedir, democlass, grading, table
+from grader import build, coursedir, democlass, grading, table
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -162,10 +162,10 @@ def _filled(root, tmp_path, answers):
 
 def _check(root, path):
     """`course check` on `path`: in the sandbox where it runs (always in CI, tests/test_sandbox.py)."""
-    from course import sandbox
+    from grader import sandbox
 
     unsandboxed = ["--unsandboxed"] if sandbox.available() is not None else []
-    return subprocess.run([sys.executable, "-m", "course", "--root", str(root), "check", str(path), *unsandboxed],
+    return subprocess.run([sys.executable, "-m", "grader", "--root", str(root), "check", str(path), *unsandboxed],
                           capture_output=True, text=True, timeout=300)
 
 

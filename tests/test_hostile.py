@@ -18,7 +18,7 @@ from pathlib import Path
 
 import hostile_class
 import nbrun
-from course import grading, sandbox
+from grader import grading, sandbox
 from test_grading import copy_course, hidden_lines
 
 TIMEOUT = 10  # seconds per cell

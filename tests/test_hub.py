@@ -33,7 +33,7 @@ import pytest
 
 import browser
 import hub
-from course import democlass, grading
+from grader import democlass, grading
 from hub import COURSE_ID, EXCHANGE, INSTRUCTOR, STUDENTS, as_user, home
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -243,7 +243,7 @@ def cycle(running_hub, course_dir):
                             for s in STUDENTS}
         out["timestamps"] = {s: (course_dir / "submitted" / s / PART / "timestamp.txt").read_text().strip()
                              for s in STUDENTS}
-        grade = as_user(INSTRUCTOR, [hub.SCRIPTS / "python", "-m", "course", "grade", "--jobs", "2",
+        grade = as_user(INSTRUCTOR, [hub.SCRIPTS / "python", "-m", "grader", "grade", "--jobs", "2",
                                      "--json", "grades.json"], cwd=course_dir, timeout=600)
         step("course grade")
         out["grade_stdout"] = grade.stdout

@@ -1,4 +1,4 @@
-"""Judging outside the kernel (course.judge, course.agent): the grader runs the test cells, the
+"""Judging outside the kernel (grader.judge, course.agent): the grader runs the test cells, the
 kernel only answers with values, and what comes back is read as data."""
 import base64
 import json
@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from course import agent, judge
+from course import agent
+from grader import judge
 from course import symtree
-from course.judge import BadReply, Judge, Kernel, KernelTimeout, StudentError, decode
+from grader.judge import BadReply, Judge, Kernel, KernelTimeout, StudentError, decode
 
 
 def local_kernel(namespace):
@@ -226,7 +227,7 @@ def _test_cell(source, grade_id, points=1.0):
 
 
 def _run(cells, tmp_path, timeout=60):
-    from course.execute import IsolatedExecute
+    from grader.execute import IsolatedExecute
 
     nb = nbformat.v4.new_notebook()
     nb.cells = cells
@@ -319,7 +320,7 @@ def test_only_the_instructors_cells_run_in_the_grader(tmp_path, monkeypatch):
     grader's process: only cells whose source is the gradebook's run there."""
     from nbgrader.api import Gradebook
 
-    from course.execute import IsolatedExecute
+    from grader.execute import IsolatedExecute
 
     import os
     import sys
@@ -382,7 +383,7 @@ def test_a_kernel_started_ahead_is_as_fresh_as_a_new_one_and_stopped_at_the_end(
     takes it."""
     import os
 
-    from course.execute import IsolatedExecute, _Spare
+    from grader.execute import IsolatedExecute, _Spare
 
     leave_traces = ("import os\nopen('trace.txt', 'w').write('x')\nopen(os.path.expanduser('~/trace.txt'), 'w').write('x')\n"
                     "secret = 42\nprint(os.getpid(), os.getcwd())\n")
@@ -412,7 +413,7 @@ def test_a_kernel_started_ahead_is_as_fresh_as_a_new_one_and_stopped_at_the_end(
 def test_a_kernel_started_ahead_for_another_setting_is_not_used(tmp_path, monkeypatch):
     """A kernel started with another environment (or sandbox setting, or kernel name) than the
     notebook needs is stopped, and a new one started."""
-    from course.execute import IsolatedExecute, _Spare
+    from grader.execute import IsolatedExecute, _Spare
 
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell("import os\nprint(os.environ.get('COURSE_TEST_MARK'))\n")]
@@ -435,7 +436,7 @@ def handshakes(monkeypatch):
     handshakes.unasked counts the answers the judge sent to no request of the kernel's."""
     import time
 
-    from course import execute
+    from grader import execute
 
     record = type("Handshakes", (list,), {"lose": False, "asked": 0, "unasked": 0})()
     original_init, original_handshake = execute._JudgeChannel.__init__, execute._JudgeChannel.handshake
@@ -486,7 +487,7 @@ def test_an_input_request_lost_before_the_channel_connected_costs_no_wait(tmp_pa
     as the answer to a later request of the grader)."""
     from nbgrader.utils import determine_grade
 
-    from course.execute import INTERRUPT_GRACE
+    from grader.execute import INTERRUPT_GRACE
 
     handshakes.lose = True
     executed = _run([nbformat.v4.new_code_cell("def one():\n    return 1\n"), _test_cell("assert one() == 1\n", "t")], tmp_path)
@@ -500,7 +501,7 @@ def test_an_input_request_lost_before_the_channel_connected_costs_no_wait(tmp_pa
 def test_a_student_variable_named_input_does_not_stall_the_channel(tmp_path, handshakes):
     from nbgrader.utils import determine_grade
 
-    from course.execute import INTERRUPT_GRACE
+    from grader.execute import INTERRUPT_GRACE
 
     cells = [nbformat.v4.new_code_cell("input = [1.0, 2.0]\n\ndef one():\n    return 1\n"),
              _test_cell("assert one() == 1\n", "t")]

@@ -1,4 +1,4 @@
-"""The judge's own process (course.judge_process): what a judge could do if a submission took it over.
+"""The judge's own process (grader.judge_process): what a judge could do if a submission took it over.
 
 The probes below run as test-cell code inside the judge, as code of a submission would that had
 broken the decoder: they must find no gradebook to read or write, no file they can write, no
@@ -14,8 +14,8 @@ import time
 import nbformat
 import pytest
 
-from course import execute, judge_process
-from course.judge_process import JudgeClient, JudgeFailed, _Zygote
+from grader import execute, judge_process
+from grader.judge_process import JudgeClient, JudgeFailed, _Zygote
 from test_sandbox import require_sandbox
 
 

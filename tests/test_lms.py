@@ -1,4 +1,4 @@
-"""Canvas and Moodle import files, written by nbgrader export plugins (course.lms).
+"""Canvas and Moodle import files, written by nbgrader export plugins (grader.lms).
 
 A small gradebook (three assignments, four students: one without a roster row, one who handed
 nothing in, one late) is exported; the column layouts are pinned to what the LMS documents:
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from course import lms
+from grader import lms
 
 ASSIGNMENTS = {"part_a": 10.0, "part_b": 20.0, "part_c": 5.0}
 ROSTER = """student_id,first_name,last_name,email,canvas_id,sis_user_id,sis_login_id,section,id_number
@@ -140,7 +140,7 @@ def test_nbgraders_own_roster_serves_as_the_lms_roster(tmp_path):
 
 
 def test_a_roster_course_grade_cannot_use_costs_only_the_lms_files(tmp_path, capsys):
-    from course import cli
+    from grader import cli
 
     import shutil
 
@@ -153,7 +153,7 @@ def test_a_roster_course_grade_cannot_use_costs_only_the_lms_files(tmp_path, cap
 def test_nbgrader_export_uses_the_plugin_from_the_command_line(gradebook):
     folder, url = gradebook
     result = subprocess.run(
-        [sys.executable, "-m", "nbgrader", "export", "--exporter", "course.lms.CanvasExportPlugin",
+        [sys.executable, "-m", "nbgrader", "export", "--exporter", "grader.lms.CanvasExportPlugin",
          "--to", "canvas.csv", f"--CourseDirectory.db_url={url}", "--CourseDirectory.course_id=bn",
          "--LmsExportPlugin.roster=roster.csv"],
         cwd=folder, capture_output=True, text=True, timeout=120)

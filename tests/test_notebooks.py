@@ -15,7 +15,7 @@ import nbformat
 import pytest
 
 import nbrun
-from course import build, execute
+from grader import build, execute
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = sorted(str(p.relative_to(ROOT / "source")) for p in (ROOT / "source").glob("part_*/*.ipynb"))

@@ -201,11 +201,11 @@ def test_what_the_kernel_imports_warns_nothing_on_this_python():
     assert run.stdout.strip().endswith("ok")
 
 
-def test_package_name_cannot_clash_and_import_name_is_course():
+def test_package_name_cannot_clash_and_import_names_are_course_and_grader():
     project = _pyproject()
     assert project["project"]["name"] == "batchnorm-tutorial10-course"
-    assert project["tool"]["setuptools"]["packages"] == ["course"]
-    assert project["project"]["scripts"]["course"] == "course.cli:main"
+    assert project["tool"]["setuptools"]["packages"] == ["course", "grader"]
+    assert project["project"]["scripts"]["course"] == "grader.cli:main"
 
 
 def test_ci_runs_the_readme_test_command():
@@ -225,7 +225,8 @@ def test_the_digits_are_installed_with_the_package(tmp_path):
     source.mkdir()
     shutil.copy(ROOT / "pyproject.toml", source)
     shutil.copy(ROOT / "README.md", source)
-    shutil.copytree(ROOT / "course", source / "course", ignore=shutil.ignore_patterns("__pycache__"))
+    for package in ("course", "grader"):
+        shutil.copytree(ROOT / package, source / package, ignore=shutil.ignore_patterns("__pycache__"))
     build = subprocess.run(
         [sys.executable, "-W", "ignore", "-c", "from setuptools import setup; setup()", "-q", "build_py",
          "--build-lib", str(tmp_path / "lib")],

@@ -25,7 +25,7 @@ def test_hidden_tests_leave_no_names_in_the_students_namespace(notebook):
     import ast
 
     import nbrun
-    from course.review import _bound_names
+    from grader.review import _bound_names
 
     for cell in nbrun.load(notebook).cells:
         if not nbrun.meta(cell).get("grade") or "BEGIN HIDDEN TESTS" not in cell.source:

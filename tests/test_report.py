@@ -13,8 +13,8 @@ import pytest
 
 import sample_class
 from class_fixture import graded_class  # noqa: F401 (a fixture)
-from course import coursedir, mathml, report
-from course.progress import GradingProgress
+from grader import coursedir, mathml, report
+from grader.progress import GradingProgress
 from course.testing import CheckFailed, check_array
 
 
@@ -84,8 +84,28 @@ def test_a_failure_whose_message_names_a_mistake_is_never_unrecognised(built):
     for t in rep.tests:
         for student in t.failures.get(report.NOT_RECOGNISED, []):
             path = root / "autograded" / student / t.assignment / f"{t.notebook}.ipynb"
-            messages, _ = report._test_messages(path)
-            assert "what you get when" not in messages.get(t.grade_id, ""), (student, t.label)
+            failures, _ = report._test_failures(path)
+            assert "what you get when" not in failures[t.grade_id].message, (student, t.label)
+
+
+def test_the_tally_reads_the_verdict_records_not_the_messages(built):
+    """Each named mistake comes from the grader's verdict record beside the test cell's outputs:
+    rewording the message changes no count, and a record the student wrote into the metadata
+    of a cell is not the grader's (grader.execute drops it)."""
+    root, _, rep, _ = built
+    import nbformat
+
+    named = 0
+    for t in rep.tests:
+        for mistake, students in t.failures.items():
+            if not report.named(mistake):
+                continue
+            for student in students:
+                nb = nbformat.read(root / "autograded" / student / t.assignment / f"{t.notebook}.ipynb", as_version=4)
+                cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == t.grade_id)
+                assert cell.metadata["course"]["verdict"]["mistake"].rstrip(".") == mistake, (student, t.label)
+                named += 1
+    assert named, "no named mistake was tallied"
 
 
 def test_the_stub_counts_as_not_answered(built):
@@ -143,22 +163,36 @@ def test_the_summary_names_the_most_common_mistake(built):
 
 # --------------------------------------------------------------------------- the pieces
 
-def test_the_mistake_markers_are_the_ones_the_checks_write():
+def test_the_checks_name_their_mistake_as_data():
     import numpy as np
+
+    from grader.judge import verdict_record
+    from grader.record import Failure
 
     with pytest.raises(CheckFailed) as failed:
         check_array("out", np.zeros(2), np.ones(2), mistakes={"the variance divides by N-1": np.zeros(2)})
-    assert report.mistake_of(f"CheckFailed: {failed.value}") == "the variance divides by N-1"
+    assert failed.value.mistake == "the variance divides by N-1"
+    assert verdict_record(failed.value) == {"mistake": "the variance divides by N-1"}
 
     from course import symbolic
 
     m = symbolic.m
     with pytest.raises(CheckFailed) as failed:
         symbolic.check("x", 2 / m, 1 / m, mistakes={"you doubled it": 2 / m})
-    assert report.mistake_of(f"CheckFailed: {failed.value}") == "you doubled it"
-    assert report.mistake_of("NameError: name 'mu' is not defined", "NotImplementedError: ") == report.NOT_ANSWERED
-    assert report.mistake_of("AssertionError: no", "") == report.NOT_RECOGNISED
-    assert report.mistake_of("NameError: x", "ModuleNotFoundError: No module named 'torch'").startswith(
+    assert failed.value.mistake == "you doubled it"
+    with pytest.raises(CheckFailed) as failed:
+        symbolic.check("x", 3 / m, 1 / m, mistakes={"you doubled it": 2 / m})
+    assert failed.value.mistake is None and verdict_record(failed.value) is None
+    assert verdict_record(AssertionError("This is what you get when you doubled it.")) is None
+
+    def failure(kind="AssertionError", mistake=None, your_code=False):
+        return Failure("t", kind, "a message that says: This is what you get when x.", mistake, your_code)
+
+    assert report.mistake_of(failure(mistake="you doubled it")) == "you doubled it"
+    assert report.mistake_of(failure("NameError"), failure("NotImplementedError", your_code=True)) == report.NOT_ANSWERED
+    assert report.mistake_of(failure()) == report.NOT_RECOGNISED  # the message is never read
+    assert report.mistake_of(failure("NameError"), Failure("a", "ModuleNotFoundError", "No module named 'torch'",
+                                                           your_code=True)).startswith(
         "the answer cell itself fails: ModuleNotFoundError")
 
 
@@ -191,7 +225,7 @@ def test_the_progress_bar_shows_students_rate_and_time_left_on_a_terminal_only(t
 
 
 def test_course_report_rebuilds_the_page_and_points_at_it(built, capsys):
-    from course import cli
+    from grader import cli
 
     root, _, rep, path = built
     path.unlink()

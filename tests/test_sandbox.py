@@ -1,4 +1,4 @@
-"""The sandbox students' kernels are graded in (course.sandbox: bubblewrap).
+"""The sandbox students' kernels are graded in (grader.sandbox: bubblewrap).
 
 A kernel started the way `course grade` starts it must see no course folder, no grader's files,
 no network and no other process; it keeps to its limits; it is interrupted at the timeout and
@@ -17,7 +17,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course import democlass, execute, sandbox
+from grader import democlass, execute, sandbox
 from test_grading import copy_course
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,6 +62,11 @@ try:
 except OSError:
     seen["grader"] = False
 seen["pids"] = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
+try:
+    import grader.judge
+    seen["grader_package"] = True
+except ImportError:
+    seen["grader_package"] = False
 seen["secret"] = "COURSE_TEST_SECRET" in os.environ
 seen["uid"] = os.getuid()
 seen["home"] = os.path.expanduser("~")
@@ -71,7 +76,7 @@ print(json.dumps(seen))
 '''
 
 
-def test_a_sandboxed_kernel_sees_no_course_no_network_and_no_other_process(tmp_path, monkeypatch):
+def test_a_sandboxed_kernel_sees_no_course_no_grader_no_network_and_no_other_process(tmp_path, monkeypatch):
     require_sandbox()
     monkeypatch.setenv("COURSE_TEST_SECRET", "s3cret")
     secret = tmp_path / "grader-only.txt"
@@ -79,7 +84,7 @@ def test_a_sandboxed_kernel_sees_no_course_no_network_and_no_other_process(tmp_p
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen()
-    paths = [str(ROOT / name) for name in ("source", "answers", "tests", "nbgrader_config.py", "pyproject.toml")]
+    paths = [str(ROOT / name) for name in ("source", "answers", "tests", "grader", "nbgrader_config.py", "pyproject.toml")]
     paths += [str(secret), str(Path.home() / ".bashrc"), "/etc/shadow", "/srv", "/var/lib"]
     code = PROBE.format(paths=[p for p in paths if os.path.exists(p)], write=str(tmp_path / "pwned.txt"),
                         port=listener.getsockname()[1], grader=os.getpid())
@@ -92,6 +97,7 @@ def test_a_sandboxed_kernel_sees_no_course_no_network_and_no_other_process(tmp_p
     assert not seen["grader"], "the kernel can signal the grading process"
     assert len(seen["pids"]) <= 3, f"the kernel sees the processes {seen['pids']}"
     assert not seen["secret"], "the grader's environment leaked into the kernel"
+    assert not seen["grader_package"], "the kernel can import the grader's package"
     assert seen["home"].startswith(str(Path(seen["cwd"]).parent)), seen
     if os.geteuid() == 0:
         assert seen["uid"] != 0, "a root grader's kernel must not run as root"
@@ -185,7 +191,7 @@ def test_without_the_sandbox_grade_and_check_refuse_and_say_how(tmp_path, comman
     (tmp_path / "course").mkdir()
     root = copy_course(tmp_path / "course", notebooks={"part_b/b1_forward.ipynb"})
     (root / "submitted" / "someone" / "part_b").mkdir(parents=True)
-    run = subprocess.run([sys.executable, "-m", "course", "--root", str(root), *command],
+    run = subprocess.run([sys.executable, "-m", "grader", "--root", str(root), *command],
                          capture_output=True, text=True, timeout=120, env=_no_sandbox_env(tmp_path), cwd=root)
     assert run.returncode == 2, run.stdout + run.stderr
     assert "sandbox" in run.stderr and "bubblewrap" in run.stderr and "--unsandboxed" in run.stderr, run.stderr

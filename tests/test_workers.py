@@ -1,12 +1,12 @@
-"""The grading processes (course.workers): one that dies costs only its task, and none can
+"""The grading processes (grader.workers): one that dies costs only its task, and none can
 signal the process that started them."""
 import os
 import signal
 
 import pytest
 
-from course import sandbox
-from course.workers import Workers
+from grader import sandbox
+from grader.workers import Workers
 
 
 def _nothing():

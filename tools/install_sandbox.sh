@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install bubblewrap, the sandbox `course grade` and `course check` run students' kernels in
-# (course/sandbox.py), unless it is there; setpriv and prlimit come with util-linux. Needs root
+# (grader/sandbox.py), unless it is there; setpriv and prlimit come with util-linux. Needs root
 # (or sudo) on Debian/Ubuntu; elsewhere, install bubblewrap with the system's package manager.
 set -euo pipefail
 

@@ -3,7 +3,17 @@ from dataclasses import dataclass, field
 
 import nbformat
 
-from course.coursedir import assignments, source_notebooks
+from grader.coursedir import assignments, source_notebooks
+
+
+# Why a notebook has no grade, as data (NotebookGrade.reason; .problem says it in words).
+NOT_SUBMITTED = "not-submitted"          # the assignment was not handed in
+MISSING = "missing"                      # the assignment was, without this notebook
+UNREADABLE = "unreadable"                # not a notebook, or not valid JSON
+TIMED_OUT = "timed-out"                  # a cell ignored the interrupt, or the kernel stopped answering
+KERNEL_DIED = "kernel-died"
+GRADER_KILLED = "grader-killed"          # the grading process died while grading it
+NOT_GRADED = "not-graded"                # any other failure
 
 
 @dataclass
@@ -16,8 +26,9 @@ class NotebookGrade:
     needs_manual: bool = False
     code_score: float | None = None  # the autograded part
     max_code_score: float = 0.0
-    messages: list = field(default_factory=list)  # "grade_id: what failed"
-    problem: str = ""               # why the notebook was not graded (it then scores 0)
+    failures: list = field(default_factory=list)  # [Failure] of its cells
+    problem: str = ""               # why the notebook was not graded (it then scores 0), in words
+    reason: str = ""                # the same as data: "" when graded, else NOT_SUBMITTED, ...
     flags: list = field(default_factory=list)     # what in the student's code needs a look
     seconds: float = 0.0            # autograde run time
     late_penalty: float = 0.0       # points taken off for a late submission (nbgrader_config.py)
@@ -25,6 +36,11 @@ class NotebookGrade:
     @property
     def name(self):
         return f"{self.assignment}/{self.notebook}"
+
+    @property
+    def messages(self):
+        """Its failures as lines to show ("grade_id: ename: message"); read the fields instead."""
+        return [str(failure) for failure in self.failures]
 
 
 def scratch_grades(gb, notebook, assignment, student):
@@ -90,25 +106,47 @@ def _notebook_maxima(root):
     return maxima
 
 
-def failure_messages(path):
-    """The messages of the failing grade cells of an autograded notebook, as "grade_id: message"."""
+@dataclass
+class Failure:
+    """What went wrong in one cell of an autograded notebook, as fields (never parsed back from
+    a message): the test cell's (or, your_code, the student's answer cell's) grade_id, the
+    error's name and message, and the known mistake the check named (its verdict record, see
+    grader.judge.verdict_record), None when it named none. stderr: the cell wrote to stderr,
+    which scores a test cell zero."""
+    cell: str
+    kind: str
+    message: str
+    mistake: str | None = None
+    your_code: bool = False
+    stderr: bool = False
+
+    def __str__(self):
+        return f"{self.cell}{' (your code)' if self.your_code else ''}: {self.kind}: {self.message}"
+
+
+def failures(path):
+    """[Failure] of the test and answer cells of an autograded notebook with an error or
+    stderr output ([] for a missing or broken file)."""
     try:
         nb = nbformat.read(path, as_version=4)
-    except Exception:  # noqa: BLE001 (a missing or broken file simply has no messages)
+    except Exception:  # noqa: BLE001 (a missing or broken file simply has no failures)
         return []
-    messages = []
+    found = []
     for cell in nb.cells:
         meta = cell.metadata.get("nbgrader", {})
         if cell.cell_type != "code" or not (meta.get("grade") or meta.get("solution")):
             continue
+        grade_id, test = str(meta.get("grade_id")), bool(meta.get("grade"))
+        verdict = cell.metadata.get("course", {}).get("verdict") if test else None
+        mistake = verdict.get("mistake") if isinstance(verdict, dict) and type(verdict.get("mistake")) is str else None
         for output in cell.get("outputs", []):
             if output.get("output_type") == "error":
-                where = meta.get("grade_id") + ("" if meta.get("grade") else " (your code)")
-                messages.append(f"{where}: {output.get('ename')}: {output.get('evalue')}")
+                found.append(Failure(grade_id, str(output.get("ename")), str(output.get("evalue")),
+                                     mistake=mistake, your_code=not test))
             elif output.get("output_type") == "stream" and output.get("name") == "stderr":
                 first = output.get("text", "").strip().splitlines()[:1]
-                messages.append(f"{meta.get('grade_id')}: wrote to stderr (scores zero): {first}")
-    return messages
+                found.append(Failure(grade_id, "stderr", f"wrote to stderr (scores zero): {first}", stderr=True))
+    return found
 
 
 def read_grades(api, root, students, maxima=None, outcomes=None):
@@ -132,12 +170,13 @@ def read_grades(api, root, students, maxima=None, outcomes=None):
                     row.needs_manual = bool(sub.needs_manual_grade)
                     row.late_penalty = sub.late_submission_penalty or 0.0
                 except MissingEntry:
-                    row.problem = "not submitted"
+                    row.problem, row.reason = "not submitted", NOT_SUBMITTED
                 if (assignment, notebook) in ran:
                     outcome = ran[(assignment, notebook)]
                     row.problem, row.flags, row.seconds = outcome.problem, outcome.flags, outcome.seconds
+                    row.reason = outcome.reason
                 autograded = root / "autograded" / student / assignment / f"{notebook}.ipynb"
-                row.messages = failure_messages(autograded)
+                row.failures = failures(autograded)
                 rows.append(row)
             grades[student] = rows
     return grades

@@ -1,22 +1,23 @@
 """The class report: what the class got wrong, read from the gradebook and the graded notebooks.
 
 After grading, a teaching team asks what the class got wrong and what to say in the next
-lecture. The course's checks name the mistake behind most failures (course.testing's
-`mistakes={...}`: "Your out matches what you get when the variance divides by N-1"; the
-symbolic checks of Part A: "This is what you get when ..."); here those names are tallied
-over the class, test by test, next to the score distributions, the written answers that
-wait for a grader and the notebooks that could not be graded.
+lecture. The course's checks name the mistake behind most failures (the `mistakes={...}` of
+course.testing.check_array and course.symbolic.check); the grader records the name it matched
+beside the test cell's outputs (a verdict record, grader.judge.verdict_record) and here those
+names are tallied over the class, test by test, as data: rewording a message changes no count.
+Beside them: the score distributions, the written answers that wait for a grader and the
+notebooks that could not be graded.
 
     collect(root)          -> ClassReport: every number, from the gradebook, autograded/ and
                               the last grading runs' results (exports/grading-results.json)
     summary(report)        -> the short terminal summary (str)
     build(root)            -> collect() and the page, exports/class-report.html
-                              (course.report_page: plots embedded, math as MathML)
+                              (grader.report_page: plots embedded, math as MathML)
     save_results(root, grades)  keep what a grading run found that the gradebook does not hold
                               (why a notebook was not graded, what was flagged for review)
 
-Numbers are never typed in: scores and pass rates come from nbgrader's gradebook, the failure
-messages from the error outputs of the autograded notebooks' test cells.
+Numbers are never typed in: scores and pass rates come from nbgrader's gradebook, the failures
+from the autograded notebooks' test cells (grader.record.failures).
 """
 import json
 import re
@@ -27,35 +28,29 @@ from pathlib import Path
 
 import nbformat
 
-from course import coursedir, record, table
+from grader import coursedir, record, table
 
 RESULTS = Path("exports") / "grading-results.json"
 REPORT = Path("exports") / "class-report.html"
 
 # The sentences with which course.testing and course.symbolic name a known mistake.
-MISTAKE_PATTERNS = (
-    re.compile(r"matches what you get when (.+?)\.?\s*$", re.M),   # course.testing.check_array
-    re.compile(r"This is what you get when (.+?)\.?\s*$", re.M),   # course.symbolic.check
-)
 NOT_ANSWERED = "not answered (the answer cell still raises NotImplementedError)"
 ANSWER_FAILS = "the answer cell itself fails: {}"
 NOT_RECOGNISED = "not recognised"
 NO_MESSAGE = "lost points without a message (see the autograded notebook)"
 
 
-def mistake_of(message, answer_error=""):
-    """What a failing test's message says went wrong: the name of the known mistake it reports;
-    else, when an answer cell of the notebook raised (answer_error, "ename: evalue"), that error
-    (NOT_ANSWERED for the release stub's NotImplementedError); else NOT_RECOGNISED.
-    message: "ename: evalue" of the test cell's error."""
-    for pattern in MISTAKE_PATTERNS:
-        found = pattern.search(message)
-        if found:
-            return found.group(1).strip()
-    if "NotImplementedError" in (answer_error or message):
+def mistake_of(failure, answer_error=None):
+    """What went wrong in a failing test (a grader.record.Failure): the known mistake its check
+    named (its verdict record); else, when an answer cell of the notebook raised (answer_error,
+    a Failure), that error (NOT_ANSWERED for the release stub's NotImplementedError); else
+    NOT_RECOGNISED."""
+    if failure.mistake:
+        return failure.mistake.strip().rstrip(".")
+    if answer_error is not None and answer_error.kind == "NotImplementedError" or failure.kind == "NotImplementedError":
         return NOT_ANSWERED
-    if answer_error:
-        return ANSWER_FAILS.format(answer_error.strip().splitlines()[0][:120])
+    if answer_error is not None:
+        return ANSWER_FAILS.format(f"{answer_error.kind}: {answer_error.message}".strip().splitlines()[0][:120])
     return NOT_RECOGNISED
 
 
@@ -71,7 +66,7 @@ def save_results(root, grades):
     failures = getattr(grades, "failures", {})
     for student, rows in grades.items():
         results[student] = {
-            "notebooks": {r.name: {"problem": r.problem, "flags": list(r.flags)} for r in rows
+            "notebooks": {r.name: {"problem": r.problem, "reason": r.reason, "flags": list(r.flags)} for r in rows
                           if r.problem or r.flags},
             "error": failures.get(student, ""),
         }
@@ -190,16 +185,15 @@ def _anonymise(message, students):
     return message[:600]
 
 
-def _test_messages(path):
-    """({grade_id: "ename: evalue"} of the test cells with an error in an autograded notebook,
-    "ename: evalue" of the first answer cell with an error, or "")."""
-    out, answer = {}, ""
-    for line in record.failure_messages(path):
-        grade_id, _, message = line.partition(": ")
-        if "(your code)" in grade_id:
-            answer = answer or message
+def _test_failures(path):
+    """({grade_id: Failure} of the test cells that failed in an autograded notebook, the Failure
+    of the first answer cell with an error or None)."""
+    out, answer = {}, None
+    for failure in record.failures(path):
+        if failure.your_code:
+            answer = answer or failure
         else:
-            out.setdefault(grade_id, message)
+            out.setdefault(failure.cell, failure)
     return out, answer
 
 
@@ -222,7 +216,7 @@ def _headings(source_nb):
 def _tally(by_test, grades, autograded, student, students):
     """Count one student's graded notebook into its tests: a pass, or a failure under the name
     of what went wrong (mistake_of the test's message in the autograded notebook)."""
-    messages = answer_error = None   # read only when a test failed: most notebooks pass
+    failures = answer_error = None   # read only when a test failed: most notebooks pass
     for grade in grades:
         test = by_test.get(grade.name)
         if test is None:
@@ -232,13 +226,13 @@ def _tally(by_test, grades, autograded, student, students):
         if (grade.score or 0.0) >= test.points:
             test.passed += 1
             continue
-        if messages is None:
-            messages, answer_error = _test_messages(autograded)
-        message = messages.get(grade.name)
-        mistake = mistake_of(message, answer_error) if message else NO_MESSAGE
+        if failures is None:
+            failures, answer_error = _test_failures(autograded)
+        failure = failures.get(grade.name)
+        mistake = mistake_of(failure, answer_error) if failure else NO_MESSAGE
         test.failures.setdefault(mistake, []).append(student)
-        if message and mistake not in test.examples:
-            test.examples[mistake] = _anonymise(message, students)
+        if failure and mistake not in test.examples:
+            test.examples[mistake] = _anonymise(f"{failure.kind}: {failure.message}", students)
 
 
 def collect(root=None, db_url=None):
@@ -276,7 +270,7 @@ def collect(root=None, db_url=None):
                         continue
                     autograded = root / "autograded" / student / assignment / f"{path.stem}.ipynb"
                     problem = saved.get("problem", "")
-                    if problem.startswith("not submitted") or (
+                    if saved.get("reason") in (record.NOT_SUBMITTED, record.MISSING) or (
                             not autograded.exists()
                             and not (root / "submitted" / student / assignment / f"{path.stem}.ipynb").exists()):
                         stats.not_submitted.append(student)
@@ -328,7 +322,7 @@ def summary(report, limit=3):
 
 def build(root=None, db_url=None):
     """collect() and write exports/class-report.html. Returns (ClassReport, path)."""
-    from course.report_page import write_html
+    from grader.report_page import write_html
 
     root = Path(root or coursedir.course_root())
     report = collect(root, db_url)

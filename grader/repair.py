@@ -184,7 +184,7 @@ def repair(handed_in, release_nb, source_nb):
 def read_submission(path):
     """(notebook, "") for a readable notebook file, else (None, why it cannot be graded).
 
-    Only the cells' types and texts are trusted (course.repair.read_notebook): metadata that
+    Only the cells' types and texts are trusted (grader.repair.read_notebook): metadata that
     nbformat's schema rejects (tags as a dict, say) does not make a notebook ungradable."""
     try:
         data = json.loads(Path(path).read_bytes())

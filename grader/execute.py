@@ -18,10 +18,10 @@ from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from nbgrader.utils import is_grade, is_solution, is_task
 from traitlets import Bool, Enum, Int, Type, Unicode
 
-from course import sandbox
+from grader import sandbox
 from course.agent import PROMPT
-from course.judge import KernelDied, NoReply, hidden_removed, visible_runs_needed
-from course.judge_process import JudgeClient, JudgeFailed, _Zygote
+from grader.judge import KernelDied, NoReply, hidden_removed, visible_runs_needed
+from grader.judge_process import JudgeClient, JudgeFailed, _Zygote
 
 
 class _GradingKernelClient(AsyncKernelClient):
@@ -63,7 +63,7 @@ class _GradingKernelClient(AsyncKernelClient):
 class _GradingKernelManager(AsyncKernelManager):
     """jupyter_client's kernel manager, with _GradingKernelClient, and looking every 10 ms
     (not every 100 ms) whether a kernel it stopped is gone. With `sandbox_folder` set, the kernel
-    runs in the sandbox (course.sandbox), that folder its only writable one."""
+    runs in the sandbox (grader.sandbox), that folder its only writable one."""
 
     client_factory = Type(_GradingKernelClient, klass=AsyncKernelClient, config=True)
     sandbox_folder = None
@@ -82,6 +82,31 @@ class _GradingKernelManager(AsyncKernelManager):
 MAX_PROMPT = 72 * 2**20  # characters of one prompt of the kernel's passed on to the judge
 HANDSHAKE = "__import__('builtins').input()"  # the built-in input(), whatever the student named `input`
 INTERRUPT_GRACE = 5  # seconds a cell interrupted at the timeout has to stop before its kernel is killed
+
+
+_LAST_FAILURE = [None]  # why the last notebook this process ran could not be run to its end
+
+
+def last_failure(clear=False):
+    """Why the last notebook IsolatedExecute ran in this process stopped, as data:
+    "ignored-interrupt", "unresponsive", "kernel-died", "failed" (anything else), or None when it
+    ran to its end. clear=True forgets it (before the next notebook)."""
+    failure = _LAST_FAILURE[0]
+    if clear:
+        _LAST_FAILURE[0] = None
+    return failure
+
+
+def _failure_of(error):
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+    if isinstance(error, KernelIgnoredInterrupt):
+        return "ignored-interrupt"
+    if isinstance(error, DeadKernelError):
+        return "kernel-died"
+    if isinstance(error, (CellTimeoutError, TimeoutError)):
+        return "unresponsive"
+    return "failed"
 
 
 class KernelIgnoredInterrupt(RuntimeError):
@@ -114,12 +139,12 @@ class IsolatedExecute(Execute):
     ).tag(config=True)
 
     sandbox = Bool(
-        False, help="Run the kernel in the sandbox (course.sandbox): no course folder, no network, "
+        False, help="Run the kernel in the sandbox (grader.sandbox): no course folder, no network, "
                     "no other process, limits. `course grade` turns it on.",
     ).tag(config=True)
 
     judge = Bool(
-        True, help="Judge the test cells in the grader (course.judge), the kernel only answering with values; "
+        True, help="Judge the test cells in the grader (grader.judge), the kernel only answering with values; "
                    "False runs them in the kernel, as plain nbgrader does.",
     ).tag(config=True)
 
@@ -131,7 +156,7 @@ class IsolatedExecute(Execute):
     sizes_key = Unicode(
         "", help="The course's secret (hex) from which each notebook's symbolic checks draw the batch sizes they "
                  "compare formulas at (course.symbolic.set_sizes_key); `course grade` reads it from the course "
-                 "folder (course.coursedir.grading_key). Empty: the fixed sizes a student's own kernel uses.",
+                 "folder (grader.coursedir.grading_key). Empty: the fixed sizes a student's own kernel uses.",
     ).tag(config=True)
 
     max_output = Int(
@@ -208,9 +233,9 @@ class IsolatedExecute(Execute):
         return reply
 
     def preprocess_cell(self, cell, resources, index):
-        """A test cell is judged in the grader (course.judge): the instructor's whole cell runs here,
+        """A test cell is judged in the grader (grader.judge): the instructor's whole cell runs here,
         and its outputs are what the grader wrote. Where a later cell reads a name its visible part
-        defines (course.judge.visible_runs_needed), that part first runs in the kernel too, as in
+        defines (grader.judge.visible_runs_needed), that part first runs in the kernel too, as in
         the student's JupyterLab; its outputs decide nothing."""
         meta = cell.metadata.get("nbgrader", {})
         if (self._judge is None or cell.cell_type != "code" or not meta.get("grade") or meta.get("solution")
@@ -227,8 +252,11 @@ class IsolatedExecute(Execute):
                 judge.run_locked(todo.pop(0)[1])
         except JudgeFailed:
             pass  # the test that needs them says why
+        cell.metadata.pop("course", None)  # what the grader records is the grader's
         try:
             outputs = judge.run_test(cell.source)
+            if getattr(judge, "verdict", None):
+                cell.metadata["course"] = {"verdict": dict(judge.verdict)}
         except KernelDied:
             from nbclient.exceptions import DeadKernelError
 
@@ -270,7 +298,7 @@ class IsolatedExecute(Execute):
 
         Under nbgrader's autograde, the gradebook's source cells say (a cell a student added with
         test or locked metadata of their own never runs in the grader's process, even where the
-        notebook was not rebuilt by course.repair first, as in formgrader's autograde button).
+        notebook was not rebuilt by grader.repair first, as in formgrader's autograde button).
         Without a gradebook (the notebook handed to preprocess directly) every cell is trusted."""
         if self._sources is None:
             return True
@@ -279,6 +307,8 @@ class IsolatedExecute(Execute):
 
     def preprocess(self, nb, resources=None, km=None):
         self._sources = _instructor_sources(resources)
+        for cell in nb.cells:  # a verdict record is the grader's to write, never the student's
+            cell.metadata.pop("course", None)
         if self.judge:
             locked = [(index, cell.source) for index, cell in enumerate(nb.cells)
                       if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("locked")
@@ -289,6 +319,9 @@ class IsolatedExecute(Execute):
                            locked, visible_runs_needed(nb.cells))
         try:
             return self._preprocess(nb, resources, km)
+        except BaseException as error:
+            _LAST_FAILURE[0] = _failure_of(error)
+            raise
         finally:
             if self._judge is not None:
                 judge, self._judge = self._judge[0], None
@@ -425,7 +458,7 @@ multiprocessing.util.Finalize(None, _Zygote.discard, exitpriority=0)
 class _JudgeChannel:
     """The judge's requests to the kernel (course.agent answers them), over a blocking client of
     the kernel's own: send(text, timeout) answers the kernel's pending input() with text and
-    returns the prompt of its next one, as text (the judge reads it: course.judge_process).
+    returns the prompt of its next one, as text (the judge reads it: grader.judge_process).
 
     The first request of a test cell starts course.agent.serve_loop in the kernel; each request
     then goes as the answer to its input() prompt (Jupyter's stdin channel), and the reply comes as

@@ -1,16 +1,16 @@
 """The judge's own process: a notebook's test cells meet the student's values there, and nowhere else.
 
-course.judge decodes what a student's kernel sends and runs the instructor's test cells on it:
+grader.judge decodes what a student's kernel sends and runs the instructor's test cells on it:
 code that reads hostile input. It does not run in the grading process:
 
     grading worker: runs nbgrader, writes the scratch gradebook, and passes text between the
     │   kernel and the judge; it never decodes a value of the student's
-    └── zygote (`python -I -m course.judge_process FD`), in the sandbox (course.sandbox): nothing
+    └── zygote (`python -I -m grader.judge_process FD`), in the sandbox (grader.sandbox): nothing
         │   writable but an empty /tmp, no network, a PID namespace of its own, a user id of its
         │   own when the grader is root; NumPy, SymPy and the course's checks imported once; it
         │   holds no test and no key, and it cannot be traced (not dumpable)
         └── one child per notebook, forked: it gets that notebook's locked and test cells and
-            its sizes key (course.symbolic), judges them (course.judge), asks the kernel for
+            its sizes key (course.symbolic), judges them (grader.judge), asks the kernel for
             values through the worker, and answers each test cell's outputs as data
 
 Once a child has ended, and before the next is forked, the zygote kills every process the child
@@ -41,7 +41,7 @@ import sys
 import tempfile
 import time
 
-from course import sandbox
+from grader import sandbox
 
 MAX_FRAME = 80 * 2**20   # bytes of one message between the worker and the judge
 MAX_TEXT = 20_000        # characters of one stream or error message the worker keeps from a test cell
@@ -50,7 +50,7 @@ START_TIMEOUT = 120      # seconds a new zygote has to import what it needs
 MARGIN = 30              # seconds past the test cell's timeout before the worker gives up on its judge
 # imported once in the zygote, so that no notebook's child waits for them
 WARM = ("numpy", "sympy", "matplotlib", "matplotlib.pyplot", "IPython.display", "ipywidgets",
-        "course.judge", "course.testing", "course.symbolic", "course.gradcheck", "course.data",
+        "grader.judge", "course.testing", "course.symbolic", "course.gradcheck", "course.data",
         "course.mlp", "course.viz", "course.experiments")
 # what the zygote keeps of the worker's environment (names starting so)
 ENV = ("PATH", "LANG", "LC_", "TZ", "OPENBLAS_", "OMP_", "MKL_", "PYTHONHASHSEED")
@@ -117,14 +117,15 @@ class _Zygote:
         self.sandboxed = sandboxed
         self.scratch = tempfile.mkdtemp(prefix="course-judge-")
         ours, theirs = socket.socketpair()
-        argv = [sys.executable, "-I", "-m", "course.judge_process", str(theirs.fileno())]
+        argv = [sys.executable, "-I", "-m", "grader.judge_process", str(theirs.fileno())]
         if sandboxed:
             os.chmod(self.scratch, 0o755)
-            argv = sandbox.command(argv + ["--private"], self.scratch, writable=False, uid=sandbox.judge_uid())
+            argv = sandbox.command(argv + ["--private"], self.scratch, writable=False, uid=sandbox.judge_uid(),
+                                   grader=True)
         env = {name: value for name, value in os.environ.items() if name.startswith(ENV)}
         env["MPLBACKEND"] = "Agg"
         if sandboxed:  # Matplotlib's folder in the sandbox's /tmp, its font list copied from the grader's
-            from course.execute import _copy_font_cache
+            from grader.execute import _copy_font_cache
 
             fonts = os.path.join(self.scratch, "matplotlib")
             os.makedirs(fonts)
@@ -199,8 +200,8 @@ class _Zygote:
 
 class JudgeClient:
     """A notebook's judge in a process of its own (see the module docstring); the same calls as
-    course.judge.Judge. send(text, timeout) -> the kernel's next input() prompt (raw text) and
-    finish() are the worker's channel to the kernel (course.execute._JudgeChannel)."""
+    grader.judge.Judge. send(text, timeout) -> the kernel's next input() prompt (raw text) and
+    finish() are the worker's channel to the kernel (grader.execute._JudgeChannel)."""
 
     def __init__(self, send, finish, timeout=120, sandboxed=False, key=None):
         self._send, self._finish, self.timeout = send, finish, timeout
@@ -212,6 +213,8 @@ class JudgeClient:
         self._call({"op": "locked", "source": source})
 
     def run_test(self, source):
+        """The test cell's outputs; .verdict then holds its record (verdict_record) or None."""
+        self.verdict = None
         return self._call({"op": "test", "source": source})
 
     def close(self):
@@ -241,7 +244,7 @@ class JudgeClient:
 
     def _answer(self, deadline):
         """Serve the child's requests until it answers: outputs, or done."""
-        from course.judge import KernelDied
+        from grader.judge import KernelDied
 
         while True:
             message = recv_frame(self.sock, deadline)
@@ -255,7 +258,9 @@ class JudgeClient:
                 self._finish()
                 send_frame(self.sock, {"op": "finished"})
             elif op == "outputs":
-                return test_outputs(message.get("outputs"))
+                outputs = test_outputs(message.get("outputs"))
+                self.verdict = verdict_record(message.get("verdict"))
+                return outputs
             elif op == "done":
                 return []
             elif op == "died":
@@ -264,7 +269,7 @@ class JudgeClient:
                 raise JudgeFailed("an answer the grader does not read")
 
     def _relay(self, text, timeout):
-        from course.judge import KernelDied, NoReply
+        from grader.judge import KernelDied, NoReply
 
         if self._kernel_error is not None:
             return {"op": "died"}
@@ -276,13 +281,24 @@ class JudgeClient:
             return {"op": "noreply", "message": str(error)[:500]}
         except KernelDied as error:
             self._kernel_error = error
-        except RuntimeError as error:  # the kernel ignored the interrupt (course.execute): it is stopped
+        except RuntimeError as error:  # the kernel ignored the interrupt (grader.execute): it is stopped
             self._kernel_error = error
         return {"op": "died"}
 
 
 def _capped(text, limit=MAX_TEXT):
     return text if len(text) <= limit else text[:limit] + f"\n[... {len(text) - limit} more characters not shown]\n"
+
+
+def verdict_record(value):
+    """A test's verdict record as the judge sent it ({"mistake": description} or None), if it is
+    one; None otherwise (a record decides no grade: a judge that sends a wrong one misleads only
+    the report's tally of its own notebook)."""
+    from grader.judge import MAX_MISTAKE
+
+    if type(value) is dict and set(value) == {"mistake"} and type(value["mistake"]) is str:
+        return {"mistake": value["mistake"][:MAX_MISTAKE]}
+    return None
 
 
 def test_outputs(value):
@@ -383,10 +399,11 @@ def _zygote(fd, private):
 
 def _child(sock):
     """Judge one notebook: the worker's requests, until it says close."""
-    from course import judge, symbolic
+    from course import symbolic
+    from grader import judge
 
     def relay(text, timeout):
-        """The judge's transport (course.judge.Kernel): the request goes with a fresh token, and
+        """The judge's transport (grader.judge.Kernel): the request goes with a fresh token, and
         only a prompt that repeats it is the agent's reply."""
         token = secrets.token_hex(8)
         deadline = time.monotonic() + (timeout if timeout is not None else 120)
@@ -434,7 +451,8 @@ def _child(sock):
                 judged.run_locked(str(message.get("source", "")))
                 send_frame(sock, {"op": "done"})
             elif op == "test":
-                send_frame(sock, {"op": "outputs", "outputs": judged.run_test(str(message.get("source", "")))})
+                outputs = judged.run_test(str(message.get("source", "")))
+                send_frame(sock, {"op": "outputs", "outputs": outputs, "verdict": judged.verdict})
             elif op == "close":
                 judged.close()
                 send_frame(sock, {"op": "done"})

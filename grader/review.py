@@ -1,10 +1,10 @@
 """Review the student's code: the scan for tricks, a review aid for the instructor (it changes no grade:
-the grader judges every test itself, course.judge)."""
+the grader judges every test itself, grader.judge)."""
 import ast
 from dataclasses import dataclass
 
-from course.execute import NBCLIENT_SKIP_TAG
-from course.repair import claimed_id
+from grader.execute import NBCLIENT_SKIP_TAG
+from grader.repair import claimed_id
 
 # What honest answers to this course never need, and tricks use: looked for in every cell the
 # student wrote (answer cells and cells they added), reported for review.
@@ -12,7 +12,7 @@ SCAN_MODULES = {
     "builtins", "ctypes", "gc", "glob", "importlib", "inspect", "io", "IPython", "marshal",
     "multiprocessing", "nbformat", "nbgrader", "os", "pathlib", "pickle", "resource", "shutil",
     "signal", "socket", "sqlite3", "subprocess", "sys", "threading", "traitlets", "types",
-    "urllib", "requests", "http"}
+    "urllib", "requests", "http", "grader"}
 SCAN_CALLS = {"open", "exec", "eval", "compile", "__import__", "setattr", "delattr", "globals",
               "vars", "locals", "get_ipython", "breakpoint", "exit", "quit"}
 SCAN_ATTRIBUTES = {

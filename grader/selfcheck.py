@@ -5,12 +5,12 @@ from pathlib import Path
 
 import nbformat
 
-from course import sandbox
-from course.coursedir import (
+from grader import sandbox
+from grader.coursedir import (
     ASSIGNMENTS, course_root, grading_key, make_api, require_success, source_notebooks, working_directory)
-from course.grading import autograde_student
-from course.record import NotebookGrade, failure_messages
-from course.repair import read_submission, repair
+from grader.grading import autograde_student
+from grader.record import NotebookGrade, failures
+from grader.repair import read_submission, repair
 
 
 def find_source(root, notebook_path):
@@ -48,14 +48,17 @@ def check_notebook(notebook_path, root=None, unsandboxed=False):
                                   "IsolatedExecute.sizes_key": grading_key(root)})
         with working_directory(scratch):
             require_success(api.generate_assignment(assignment, force=True), "generate_assignment")
-        # the notebook as the class is graded: rebuilt around the instructor's cells (course.repair)
+        # the notebook as the class is graded: rebuilt around the instructor's cells (grader.repair)
         repaired, _ = repair(handed_in, nbformat.read(scratch / "release" / assignment / source.name, as_version=4),
                              nbformat.read(source, as_version=4))
         nbformat.write(repaired, str(target / source.name))
         autograde_student(api, scratch, assignment, "self")
         autograded = scratch / "autograded" / "self" / assignment / source.name
-        row = NotebookGrade(assignment, source.stem, messages=failure_messages(autograded))
-        messages = dict(m.split(": ", 1) for m in row.messages)
+        row = NotebookGrade(assignment, source.stem, failures=failures(autograded))
+        messages = {}
+        for failure in row.failures:
+            if not failure.your_code:
+                messages.setdefault(failure.cell, f"{failure.kind}: {failure.message}")
         tests = []
         with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
             try:

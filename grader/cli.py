@@ -1,4 +1,4 @@
-"""The course's command line: `course release | demo | grade | report | check NOTEBOOK` (or python -m course).
+"""The course's command line: `course release | demo | grade | report | check NOTEBOOK` (or python -m grader).
 
     course release             build release/ (students) and solution/ (self-learners) from source/
     course demo                the main job: build, grade a demo class of four, print the grade table
@@ -14,7 +14,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from course import build, coursedir, democlass, grading, selfcheck, table
+from grader import build, coursedir, democlass, grading, selfcheck, table
 
 
 def _quiet():
@@ -57,7 +57,7 @@ def _report(grades, root):
 
 def _after_grading(grades, root, roster, db_url=None):
     """The class report and the LMS files, once a class (or part of it) has been graded."""
-    from course import report
+    from grader import report
 
     report.save_results(root, grades)
     _lms(root, roster, db_url)
@@ -65,7 +65,7 @@ def _after_grading(grades, root, roster, db_url=None):
 
 
 def _lms(root, roster, db_url=None):
-    from course import lms
+    from grader import lms
 
     roster = Path(roster)
     if not roster.is_file():
@@ -86,7 +86,7 @@ def _lms(root, roster, db_url=None):
 
 
 def _class_report(root, db_url=None):
-    from course import report
+    from grader import report
 
     built, path = report.build(root, db_url)
     print("\n" + report.summary(built))
@@ -94,7 +94,7 @@ def _class_report(root, db_url=None):
 
 
 def cmd_demo(args):
-    from course import lms
+    from grader import lms
 
     root = Path(args.root or coursedir.course_root())
     grades = democlass.demo(root, progress=lambda m: print(m, flush=True), bar=True)
@@ -125,9 +125,9 @@ def cmd_report(args):
 def cmd_check(args):
     row, tests = selfcheck.check_notebook(args.notebook, args.root, unsandboxed=args.unsandboxed)
     print(f"{row.name}: checked against the hidden tests\n")
-    for message in row.messages:
-        if "(your code)" in message:
-            print(f" ! {message}\n")
+    for failure in row.failures:
+        if failure.your_code:
+            print(f" ! {failure}\n")
     for grade_id, score, max_score, message in tests:
         mark = "graded by hand" if score is None else f"{score:g}/{max_score:g}"
         sign = "✓" if score == max_score else ("·" if score is None else "✗")

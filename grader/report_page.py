@@ -2,7 +2,7 @@
 
 No script and nothing loaded from elsewhere, so the page opens from disk, offline, or in
 JupyterLab's HTML viewer (which runs no script of an untrusted file anyway). The numbers come
-from course.report.collect(); this module only draws and lays them out.
+from grader.report.collect(); this module only draws and lays them out.
 
     render_html(report) -> str      write_html(report, path) -> path
 """
@@ -13,8 +13,8 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from course import mathml, table
-from course.report import share
+from grader import mathml, table
+from grader.report import share
 
 FORMGRADER = "http://localhost:8888/formgrader/gradebook/{assignment}/{notebook}"
 

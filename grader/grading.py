@@ -1,21 +1,21 @@
 """Grade a class: every student's notebooks, each on its own, by worker processes.
 
 The stages a submission passes through, one module each:
-- read and repair (course.repair): the handed-in file read, the notebook rebuilt around the
+- read and repair (grader.repair): the handed-in file read, the notebook rebuilt around the
   instructor's cells, however its metadata was mangled;
-- run sandboxed and judge (course.execute, course.sandbox, course.judge): nbgrader's autograde in
+- run sandboxed and judge (grader.execute, grader.sandbox, grader.judge): nbgrader's autograde in
   a private scratch course, the kernel in the sandbox running the student's code, each test cell
-  judged in a sandboxed process of its own (course.judge_process), the kernel asked only for values
+  judged in a sandboxed process of its own (grader.judge_process), the kernel asked only for values
   (course.agent);
-- review (course.review): the scan of the student's code, for the instructor to review;
-- record (course.record): the scratch gradebook's grades into the class gradebook, the export;
-- report (course.table, course.report): the table, the problems, the class report.
+- review (grader.review): the scan of the student's code, for the instructor to review;
+- record (grader.record): the scratch gradebook's grades into the class gradebook, the export;
+- report (grader.table, grader.report): the table, the problems, the class report.
 
 This module runs them for a class (grade_class): each student graded in a private scratch course
-by one of several worker processes (course.workers), one notebook at a time (a kernel that dies
+by one of several worker processes (grader.workers), one notebook at a time (a kernel that dies
 loses only its notebook), and one process alone writing the class gradebook (SQLite or
-PostgreSQL). Around it: course.build (release/), course.democlass (the demo class),
-course.selfcheck (`course check`), course.coursedir (the course folder and nbgrader's API).
+PostgreSQL). Around it: grader.build (release/), grader.democlass (the demo class),
+grader.selfcheck (`course check`), grader.coursedir (the course folder and nbgrader's API).
 """
 import hashlib
 import html
@@ -30,15 +30,18 @@ from pathlib import Path
 
 import nbformat
 
-from course import sandbox
-from course.coursedir import (
+from grader import sandbox
+from grader.coursedir import (
     assignments, course_root, grading_key, make_api, require_success, source_notebooks, stderr_to,
     working_directory)
-from course.progress import GradingProgress
-from course.record import export_csv, merge_outcome, read_grades, scratch_grades, set_scratch_grades, task_ids
-from course.repair import read_submission, repair
-from course.review import notebook_rules, scan_notebook, skip_tag_flags
-from course.workers import Workers
+from grader.execute import last_failure
+from grader.progress import GradingProgress
+from grader.record import (
+    GRADER_KILLED, KERNEL_DIED, MISSING, NOT_GRADED, TIMED_OUT, UNREADABLE, export_csv, merge_outcome,
+    read_grades, scratch_grades, set_scratch_grades, task_ids)
+from grader.repair import read_submission, repair
+from grader.review import notebook_rules, scan_notebook, skip_tag_flags
+from grader.workers import Workers
 
 SUBMISSION_FILES = ("timestamp.txt", "submission_secret.txt")  # written by nbgrader submit
 SCRATCH_ID = "student"          # the id a submission has inside its private scratch course
@@ -51,6 +54,7 @@ class NotebookOutcome:
     assignment: str
     notebook: str
     problem: str = ""                             # "" when graded
+    reason: str = ""                              # the same as data (grader.record: NOT_SUBMITTED, ...)
     grades: dict = field(default_factory=dict)    # grade_id -> (auto_score, needs_manual_grade)
     comments: dict = field(default_factory=dict)  # grade_id -> auto_comment
     flags: list = field(default_factory=list)
@@ -89,16 +93,18 @@ def _template_file(task, name):
     return data
 
 
-def _why_not_graded(log):
-    if "KernelIgnoredInterrupt" in log:
-        return ("a cell ran past the timeout and ignored the interrupt (it catches KeyboardInterrupt "
-                "or ignores SIGINT): the kernel was stopped, scored 0")
-    if "UnresponsiveKernelError" in log or "unresponsive" in log:
-        return "the kernel stopped responding after a timeout: scored 0"
-    if "DeadKernelError" in log or "Kernel died" in log:
-        return "kernel died (the notebook crashed Python, e.g. os._exit or out of memory): scored 0"
+def _why_not_graded(failure, log):
+    """(reason, words) for a notebook nbgrader could not grade: failure is what the executor
+    recorded (grader.execute.last_failure()); the log only fills in the words of any other."""
+    if failure == "ignored-interrupt":
+        return TIMED_OUT, ("a cell ran past the timeout and ignored the interrupt (it catches KeyboardInterrupt "
+                           "or ignores SIGINT): the kernel was stopped, scored 0")
+    if failure == "unresponsive":
+        return TIMED_OUT, "the kernel stopped responding after a timeout: scored 0"
+    if failure == "kernel-died":
+        return KERNEL_DIED, "kernel died (the notebook crashed Python, e.g. os._exit or out of memory): scored 0"
     errors = [l.strip() for l in log.splitlines() if l.strip() and "[" not in l[:1]]
-    return "could not be graded: " + (errors[-1][:200] if errors else "see grading.log") + ": scored 0"
+    return NOT_GRADED, "could not be graded: " + (errors[-1][:200] if errors else "see grading.log") + ": scored 0"
 
 
 def _ungraded_page(path, notebook, problem):
@@ -116,6 +122,7 @@ def _grade_notebook(api, scratch, task, assignment, path, source_path, row, outc
 
     nb, row.problem = read_submission(path)
     if nb is None:
+        row.reason = UNREADABLE
         return False
     source_nb = nbformat.read(source_path, as_version=4)
     release_nb = nbformat.reads(_template_file(task, f"release/{assignment}/{path.name}").decode("utf-8"),
@@ -153,10 +160,10 @@ def grade_student(task, report=None):
     file is used: a changed one fails this student with TemplateChanged), student, timeout,
     feedback, duedates, and killed: {"part_b/b1_forward": why} for notebooks that killed an
     earlier worker, scored 0 with that reason); report(step, scratch), if given, is called
-    before each notebook (course.workers).
-    Each notebook is read and repaired (course.repair) and graded
+    before each notebook (grader.workers).
+    Each notebook is read and repaired (grader.repair) and graded
     on its own (a kernel that dies loses only its notebook), in a kernel started in an empty
-    folder, each test cell judged in this process (course.judge).
+    folder, each test cell judged in this process (grader.judge).
     """
     from nbgrader.api import Gradebook
 
@@ -206,12 +213,12 @@ def grade_student(task, report=None):
                 outcome.notebooks.append(row)
                 step = f"{assignment}/{source_path.stem}"
                 if step in (task.get("killed") or {}):
-                    row.problem = task["killed"][step]
+                    row.problem, row.reason = task["killed"][step], GRADER_KILLED
                     continue
                 if report is not None:
                     report(step, str(scratch))
                 if not (handed_in / name).is_file():
-                    row.problem = "not submitted: scored 0"
+                    row.problem, row.reason = "not submitted: scored 0", MISSING
                     continue
                 try:
                     if _grade_notebook(api, scratch, task, assignment, handed_in / name, source_path, row, outcome):
@@ -223,6 +230,7 @@ def grade_student(task, report=None):
 
                     traceback.print_exc()  # into grading.log
                     row.problem = f"could not be graded ({type(error).__name__}: {str(error)[:200]}): scored 0"
+                    row.reason = NOT_GRADED
                     row.grades = {}
                     (scratch / "autograded" / SCRATCH_ID / assignment / name).unlink(missing_ok=True)
             if graded and task.get("feedback", True):
@@ -262,13 +270,14 @@ def _autograde_notebook(api, scratch, assignment, name, student, row):
     from nbgrader.utils import temp_attrs
 
     for attempt in range(ATTEMPTS):
+        last_failure(clear=True)
         with temp_attrs(api.coursedir, notebook_id=Path(name).stem):
             log = autograde_student(api, scratch, assignment, student)
         if (scratch / "autograded" / student / assignment / name).exists():
-            row.problem = ""
+            row.problem, row.reason = "", ""
             return True
-        row.problem = _why_not_graded(log)
-        if "timeout" in row.problem:
+        row.reason, row.problem = _why_not_graded(last_failure(), log)
+        if row.reason == TIMED_OUT:
             break
     return False
 
@@ -391,8 +400,8 @@ def grade_class(root=None, students=None, feedback=True, export=True, progress=p
     grading process and its kernels. A student's faults cost only their points; an exception of
     the grader itself lands in .failures and the other students are still graded.
     bar: show a progress bar instead of a line per student when stdout is a terminal
-    (course.progress).
-    Every kernel runs in the sandbox (course.sandbox); where it cannot run, SandboxMissing is
+    (grader.progress).
+    Every kernel runs in the sandbox (grader.sandbox); where it cannot run, SandboxMissing is
     raised before anything is graded. `unsandboxed`: run the kernels without it (said in the notes).
     """
     from nbgrader.api import Gradebook

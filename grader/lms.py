@@ -2,8 +2,8 @@
 
 nbgrader export plugins (its own extension point), so that plain nbgrader writes them too:
 
-    nbgrader export --exporter course.lms.CanvasExportPlugin --to exports/canvas.csv
-    nbgrader export --exporter course.lms.MoodleExportPlugin --to exports/moodle.csv
+    nbgrader export --exporter grader.lms.CanvasExportPlugin --to exports/canvas.csv
+    nbgrader export --exporter grader.lms.MoodleExportPlugin --to exports/moodle.csv
 
 The LMS knows students by its own ids, the gradebook by the course's (the folder names in
 submitted/). A roster file the instructor provides maps one to the other (ROSTER_COLUMNS; the

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import nbformat
 
-from course import sandbox
-from course.build import release
-from course.coursedir import assignments, course_root, make_api, source_notebooks
-from course.grading import grade_class
+from grader import sandbox
+from grader.build import release
+from grader.coursedir import assignments, course_root, make_api, source_notebooks
+from grader.grading import grade_class
 
 # The demo class. Their ids say what they are, so `demo` never mistakes a real student for one.
 DEMO_STUDENTS = {

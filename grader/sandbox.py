@@ -56,19 +56,23 @@ def sandbox_uid():
 
 
 def judge_uid():
-    """The user id a root grader runs its judge as (course.judge_process): another than its
+    """The user id a root grader runs its judge as (grader.judge_process): another than its
     kernels', so that neither can signal, trace or count against the other."""
     return sandbox_uid() + UID_SPAN
 
 
-def readable_paths():
-    """What the kernel reads besides the system: the Python installation(s) and `course`."""
+def readable_paths(grader=False):
+    """What the kernel reads besides the system: the Python installation(s) and the student
+    package `course`; grader=True adds the package `grader` (the judge's sandbox: a kernel's
+    never has it)."""
     import site
 
     import course
 
     paths = {Path(p).resolve() for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix)}
     paths.add(Path(course.__file__).resolve().parent)
+    if grader:
+        paths.add(Path(__file__).resolve().parent)
     user_site = site.getusersitepackages() if site.ENABLE_USER_SITE else None
     if user_site and os.path.isdir(user_site):
         paths.add(Path(user_site).resolve())
@@ -81,11 +85,12 @@ def _bound(path, bound):
     return any(path == b or b in path.parents for b in bound)
 
 
-def command(argv, scratch, writable=True, uid=None):
+def command(argv, scratch, writable=True, uid=None, grader=False):
     """`argv` (the kernel's command line) run in the sandbox, with `scratch` its only writable
     folder (it must exist, and belong to sandbox_uid() when the grader is root: prepare()).
     writable=False binds `scratch` read-only too: nothing but /tmp (a fresh tmpfs) can be written.
-    uid: the user id a root grader runs it as (default sandbox_uid())."""
+    uid: the user id a root grader runs it as (default sandbox_uid()).
+    grader: whether the package `grader` is readable in it (the judge's; never a kernel's)."""
     scratch = Path(scratch).resolve()
     args = ["bwrap", "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
             "--unshare-cgroup-try", "--die-with-parent"]
@@ -109,7 +114,7 @@ def command(argv, scratch, writable=True, uid=None):
             args += ["--ro-bind", str(path), str(path)]
     args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp"]  # as /tmp is anywhere
     made = {Path("/tmp")}
-    for path in [*readable_paths(), scratch]:
+    for path in [*readable_paths(grader), scratch]:
         if _bound(path, bound):
             continue
         for parent in reversed(path.parents):
@@ -121,7 +126,7 @@ def command(argv, scratch, writable=True, uid=None):
     # ipykernel exits when its parent looks gone, and its parent here is the sandbox's init
     # (pid 1): told that its parent is pid 1, it never looks (--die-with-parent stops it with the
     # grader instead), and it prints nothing to the grader's terminal
-    # it starts in the scratch folder's work/ (the empty folder course.execute starts kernels in)
+    # it starts in the scratch folder's work/ (the empty folder grader.execute starts kernels in)
     work = scratch / "work"
     args += ["--setenv", "JPY_PARENT_PID", "1", "--chdir", str(work if work.is_dir() else scratch), "--"]
     if _root():

@@ -3,6 +3,8 @@ import json
 import re
 from pathlib import Path
 
+from grader.record import NOT_SUBMITTED
+
 
 def short_name(notebook):
     """'b1_forward' -> 'b1': the sheet's exercise number."""
@@ -38,7 +40,7 @@ def format_table(grades):
 
 
 def _mark(row):
-    if row.problem and row.problem != "not submitted":
+    if row.reason and row.reason != NOT_SUBMITTED:
         return "!"
     if row.flags:
         return "?"
@@ -50,7 +52,7 @@ def format_problems(grades, limit=3):
     lines = []
     for student, rows in grades.items():
         for row in rows:
-            if row.problem and row.problem != "not submitted":
+            if row.reason and row.reason != NOT_SUBMITTED:
                 lines.append(f"{student} {row.name}: {row.problem}")
             for message in row.messages[:limit]:
                 text = re.sub(r"\s+", " ", message)

@@ -113,7 +113,7 @@ GRADING_KEY = ".grading-key"  # in the course folder; never released, never comm
 
 def grading_key(root):
     """The course's secret (hex), from which each notebook's symbolic checks draw the batch sizes
-    they compare at (course.execute.IsolatedExecute.sizes_key); made at random the first time,
+    they compare at (grader.execute.IsolatedExecute.sizes_key); made at random the first time,
     readable by its owner only. Grading again with the same key gives the same grades."""
     import secrets
 

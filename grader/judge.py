@@ -20,7 +20,7 @@ course.agent and comes back as a value:
 
 The expected values, tolerances, catalogues of mistakes and messages never leave this process,
 and nothing the kernel prints, raises or displays decides a score: the grader writes each test
-cell's outputs itself (Judge.run_test). Used in the judge's own process (course.judge_process)
+cell's outputs itself (Judge.run_test). Used in the judge's own process (grader.judge_process)
 and by the tests' fast runner.
 """
 import ast
@@ -679,6 +679,7 @@ class Judge:
         self.finish = finish or (lambda: None)
         self.namespace = Namespace(self.kernel)
         self.timeout = timeout
+        self.verdict = None  # the last test's record (verdict_record), None when it passed or named nothing
         self._numpy_state = (np.get_printoptions(), np.geterr())
 
     def run_locked(self, source):
@@ -704,6 +705,7 @@ class Judge:
         self.namespace.cache.clear()
         out, err = io.StringIO(), io.StringIO()
         error = None
+        self.verdict = None
         self.kernel.deadline = time.monotonic() + self.timeout
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
                 warnings.catch_warnings(record=True) as caught, self._alarm(), self._in_kernel():
@@ -721,6 +723,7 @@ class Judge:
                                            "(an expression or structure nested far too deeply?).")
             except BaseException as e:  # noqa: BLE001 - whatever the test raised is its verdict
                 error = _verdict(e)
+                self.verdict = verdict_record(e)
             finally:
                 self.finish()
         if quiet:
@@ -769,6 +772,19 @@ class Judge:
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, previous)
+
+
+MAX_MISTAKE = 200  # characters of a mistake's description in a verdict record
+
+
+def verdict_record(error):
+    """The facts of a failed test as data, for the class report and the grade table to read as
+    fields (never parsed back from the message): {"mistake": description} when a check named the
+    known mistake the answer matches (course.testing.CheckFailed.mistake), else None."""
+    mistake = getattr(error, "mistake", None) if type(error).__module__ == "course.testing" else None
+    if type(mistake) is str and mistake:
+        return {"mistake": mistake[:MAX_MISTAKE]}
+    return None
 
 
 def _verdict(error):

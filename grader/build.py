@@ -4,7 +4,7 @@ from pathlib import Path
 import nbformat
 from nbgrader.preprocessors import NbGraderPreprocessor
 
-from course.coursedir import assignments, course_root, make_api, require_success, working_directory
+from grader.coursedir import assignments, course_root, make_api, require_success, working_directory
 
 
 class StripHiddenTraces(NbGraderPreprocessor):
