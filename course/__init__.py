@@ -10,6 +10,7 @@
 - course.viz         colours, plots and the covariate-shift explorer widget
 - course.agent       the kernel's side of grading: answers the grader's requests with values (never verdicts)
 - course.symtree     SymPy expressions as JSON trees, both ways (the grader builds only an allow-list)
+- course.protocol    the exchange between the kernel's agent and the grader's judge: tags, limits, classes, defined once
 
 The instructor's grader is the package `grader` beside this one; a student's kernel runs in a
 sandbox that has this package and not that one.

@@ -3,7 +3,7 @@
 When a notebook is graded, its test cells run in the grader's process (grader.judge), not in
 the student's kernel. Whenever a test needs something of the student's (a function to call, a
 SymPy expression, an attribute of an object), the grader sends a request here and gets back a
-value, encoded as JSON data:
+value, encoded as JSON data (the tags and limits: course.protocol):
 
     serve(request_text, namespace=None) -> reply_text
 
@@ -26,13 +26,10 @@ import types
 
 import numpy as np
 
+from course.protocol import DATA_KINDS, MAX_DEPTH, MAX_PRINTED, PROMPT, VALUE_CLASSES  # noqa: F401 (the exchange)
+
 _objects = {}     # handle -> object the grader holds a handle to
-# The course's own classes that cross as their state (a network, its batch norm, the data set):
-# a test builds them in the grader and hands them to the student's functions.
-VALUE_CLASSES = {"course.mlp.MLP", "course.mlp.BatchNorm", "course.data.Split"}
 _counter = [0]
-DATA_KINDS = "biufc"  # NumPy dtype kinds sent as data: bool, int, uint, float, complex
-MAX_DEPTH = 50
 
 
 def serve(request, namespace=None):
@@ -50,8 +47,6 @@ def serve(request, namespace=None):
     return json.dumps(reply, allow_nan=False)
 
 
-PROMPT = "course.agent:"  # what the loop's prompts start with
-MAX_PRINTED = 100_000     # characters of what one call prints, sent back with the reply
 
 
 def serve_loop(namespace=None):

@@ -42,9 +42,9 @@ import warnings
 
 import numpy as np
 
-MAX_REPLY = 64 * 2**20     # characters of one reply of the kernel
-MAX_DEPTH = 60             # nesting of a decoded value
-MAX_SYMPY_NODES = 200_000  # syntax nodes of one SymPy expression's text
+from course.protocol import DATA_KINDS, MAX_REPLY, VALUE_CLASSES  # the exchange, defined once
+from course.protocol import MAX_DECODED_DEPTH as MAX_DEPTH
+
 MAX_OUTPUT = 20_000        # characters of a test cell's printed output kept
 LOCKED = "<locked>"        # the file name the code of the instructor's locked cells is compiled with
 
@@ -119,7 +119,7 @@ def student_error(kind, message):
 # ---------------------------------------------------------------------------------------------
 # Values out of the kernel, decoded as data.
 
-_NUMERIC_KINDS = "biufc"
+_NUMERIC_KINDS = DATA_KINDS
 
 
 DTYPE = re.compile(r"[<>|=]?[biufc][1-9][0-9]?")  # a numeric dtype's .str: "<f8", "|b1", "<c16"
@@ -243,11 +243,15 @@ def _generator(state):
 
 
 def _value_classes():
-    """The course's classes that cross as their state (course.agent.VALUE_CLASSES)."""
-    from course.data import Split
-    from course.mlp import MLP, BatchNorm
+    """{module.qualname: class} of the course's classes that cross as their state
+    (course.protocol.VALUE_CLASSES)."""
+    import importlib
 
-    return {"course.mlp.MLP": MLP, "course.mlp.BatchNorm": BatchNorm, "course.data.Split": Split}
+    found = {}
+    for name in VALUE_CLASSES:
+        module, _, qualname = name.rpartition(".")
+        found[name] = getattr(importlib.import_module(module), qualname)
+    return found
 
 
 def _course_object(name, state):

@@ -509,3 +509,20 @@ def test_a_student_variable_named_input_does_not_stall_the_channel(tmp_path, han
     assert determine_grade(executed.cells[1]) == (1.0, 1.0)
     (seconds,) = [h for h in handshakes if h is not None]
     assert seconds < INTERRUPT_GRACE
+
+
+def test_both_sides_of_the_exchange_use_the_one_protocol():
+    """The tags the agent and the judge write and read are those of course.protocol, and no other
+    (one definition: a tag added on one side only fails here)."""
+    import re
+    from pathlib import Path
+
+    from course import protocol
+
+    root = Path(__file__).resolve().parents[1]
+    for path in (root / "course" / "agent.py", root / "grader" / "judge.py"):
+        used = set(re.findall(r'"(\$[a-z]+)"', path.read_text()))
+        assert used <= set(protocol.TAGS), f"{path.name} uses tags course.protocol does not define: {used - set(protocol.TAGS)}"
+    both = set(re.findall(r'"(\$[a-z]+)"', (root / "course" / "agent.py").read_text())) & set(
+        re.findall(r'"(\$[a-z]+)"', (root / "grader" / "judge.py").read_text()))
+    assert both == set(protocol.TAGS), f"tags of course.protocol one side never uses: {set(protocol.TAGS) - both}"
