@@ -49,10 +49,15 @@ def _root():
     return hasattr(os, "geteuid") and os.geteuid() == 0
 
 
+SLOT = "COURSE_SANDBOX_SLOT"  # set by grader.workers in each worker: its number on this machine
+
+
 def sandbox_uid():
     """The user id a root grader runs kernels as: one per grading process, so that one kernel's
-    processes never count against another's limit."""
-    return UID_BASE + os.getpid() % UID_SPAN
+    processes never count against another's limit. A worker in a PID namespace of its own
+    (grader.workers) has the same pid as every other, so it goes by the slot its pool gave it."""
+    slot = os.environ.get(SLOT, "")
+    return UID_BASE + (int(slot) if slot.isdigit() else os.getpid()) % UID_SPAN
 
 
 def judge_uid():

@@ -27,6 +27,8 @@ import sys
 import tempfile
 import traceback
 
+from grader.sandbox import SLOT
+
 
 def _serve(conn, initializer, initargs, function):
     """A worker: run function(task, report) for each task received, until None."""
@@ -118,12 +120,20 @@ class Workers:
     def _start(self):
         if self._python is None:
             return _Worker(self._context, _serve, self._args)
-        usual = multiprocessing.spawn.get_executable()
+        # in its own PID namespace every worker's pid is the same: the slot tells their sandboxes'
+        # user ids apart (grader.sandbox.sandbox_uid), by this process's pid and a count
+        self._started = getattr(self, "_started", 0) + 1
+        usual, slot = multiprocessing.spawn.get_executable(), os.environ.get(SLOT)
         multiprocessing.spawn.set_executable(self._python)  # read when the process starts
+        os.environ[SLOT] = str(os.getpid() % 500 * 8 + self._started % 8)
         try:
             return _Worker(self._context, _serve, self._args)
         finally:
             multiprocessing.spawn.set_executable(usual)
+            if slot is None:
+                os.environ.pop(SLOT, None)
+            else:
+                os.environ[SLOT] = slot
 
     def submit(self, task, first=False):
         (self._pending.appendleft if first else self._pending.append)(task)

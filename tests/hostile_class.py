@@ -208,7 +208,7 @@ SPY = """
             _code = getattr(_f, "__code__", None)
             _seen = [getattr(_f, "__name__", None), getattr(_f, "__qualname__", None),
                      getattr(_code, "co_consts", None), getattr(_code, "co_names", None),
-                     [repr(getattr(c, "cell_contents", None))[:300] for c in (getattr(_f, "__closure__", None) or ())],
+                     [type(getattr(c, "cell_contents", None)).__name__ for c in (getattr(_f, "__closure__", None) or ())],
                      sorted(getattr(_f, "__globals__", {}))[:400]]
             try:
                 _seen.append(_inspect.getsource(_f))

@@ -39,7 +39,7 @@ def check_wrong(notebook, answer):
     lost = [c.grade_id for c in result.cells if c.score < c.max_points]
     allowed = list(answer.loses) or own_tests(notebook, answer)
     cross = [test for test in lost if test not in allowed]
-    held = getattr(module, "ONE_TASK_PER_MISTAKE", False) or getattr(module, "ONE_TEST_PER_MISTAKE", False)
+    held = getattr(module, "ONE_TASK_PER_MISTAKE", False)
     MATRIX.append((notebook, answer.name, lost, cross, held))
     assert result.score < result.max_score, (
         f"'{answer.name}' kept full marks ({result.score}/{result.max_score}): no test catches it")

@@ -311,7 +311,9 @@ def test_a_pathologically_deep_answer_costs_only_its_own_test():
     result = nbrun.run(nbrun.with_answers(source, {**answers, **reference, "a2-dgamma": deep}))
     failed = result.failed()
     assert list(failed) == ["a2-test-dgamma"], failed
-    assert "too deep" in failed["a2-test-dgamma"], failed
+    # too deep to send; or, where the kernel's own SymPy gave up building it first (3.12), the
+    # shallower expression it kept is judged, and wrong
+    assert "too deep" in failed["a2-test-dgamma"] or "is not right" in failed["a2-test-dgamma"], failed
 
 
 def test_only_the_instructors_cells_run_in_the_grader(tmp_path, monkeypatch):
