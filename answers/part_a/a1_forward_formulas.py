@@ -3,6 +3,10 @@ from answers import Answer
 
 MU, VAR, XHAT, Y = "a1-mu", "a1-var", "a1-xhat", "a1-y"
 
+# Each test grades its own formula on top of the student's earlier answers (or the references):
+# one mistake costs one task.
+ONE_TASK_PER_MISTAKE = True
+
 WRONG = [
     Answer("variance divided by m - 1", {VAR: """
         sigma2_B = Sum((x[j] - mu_B)**2, (j, 1, m)) / (m - 1)
@@ -33,7 +37,10 @@ WRONG = [
         """}, says="run from 1 to m"),
     Answer("a string", {MU: """
         mu_B = "Sum(x[j], (j, 1, m)) / m"
-        """}, says="is a string"),
+        """}, says="is a string",
+        # The student's own cells of Tasks 2-4 raise on a string: their answers do not exist, and
+        # each of those tests says that it builds on mu_B (Task 1).
+        loses=("a1-test-mu", "a1-test-var", "a1-test-xhat", "a1-test-y")),
     Answer("a float", {MU: """
         mu_B = 3.0
         """}, says="plain number"),

@@ -3,6 +3,8 @@ from answers import Answer
 
 CELL, BETA = "a2-dgamma", "a2-dbeta"
 
+ONE_TASK_PER_MISTAKE = True  # each test takes only its own answer
+
 WRONG = [
     Answer("dL/dgamma equal to the sum of dy (that is dL/dbeta)", {CELL: """
         dL_dgamma = Sum(dy[j], (j, 1, m))

@@ -3,6 +3,8 @@ from answers import Answer
 
 CELL = "a3-dxhat"
 
+ONE_TASK_PER_MISTAKE = True  # each test takes only its own answer
+
 WRONG = [
     Answer("dL/dx_hat without gamma", {CELL: """
         dL_dxhat_i = dy[i]

@@ -3,6 +3,10 @@ from answers import Answer
 
 FORMULAS, WEIGHTS, SIM = "a5-ema-formulas", "a5-weights", "a5-simulate"
 
+# running_average and tracking_error share the cell a5-simulate but are two tasks: the tracking
+# error is graded on the reference estimates, so a wrong running_average loses a5-test-ema only.
+ONE_TASK_PER_MISTAKE = True
+
 _TRACKING = '''
 def tracking_error(estimates, truth):
     return float(np.sqrt(np.mean((np.asarray(estimates) - np.asarray(truth))**2)))
@@ -52,7 +56,7 @@ WRONG = [
                 c = (1 - momentum) * c + momentum * v
                 out.append(c)
             return np.array(out)
-        """ + _TRACKING}, says="swapped"),
+        """ + _TRACKING}, says="swapped", loses=("a5-test-ema",)),
     Answer("simulation stores the estimate before the update", {SIM: """
         def running_average(batch_values, momentum, initial=0.0):
             out, c = [], initial
@@ -60,7 +64,7 @@ WRONG = [
                 out.append(c)
                 c = momentum * c + (1 - momentum) * v
             return np.array(out)
-        """ + _TRACKING}, says="before the update"),
+        """ + _TRACKING}, says="before the update", loses=("a5-test-ema",)),
     Answer("tracking error as mean absolute error", {SIM: """
         def running_average(batch_values, momentum, initial=0.0):
             out, c = [], initial
@@ -71,7 +75,7 @@ WRONG = [
 
         def tracking_error(estimates, truth):
             return float(np.mean(np.abs(np.asarray(estimates) - np.asarray(truth))))
-        """}, says="tracking_error"),
+        """}, says="tracking_error", loses=("a5-test-tracking",)),
 ]
 
 RIGHT = [

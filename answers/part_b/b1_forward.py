@@ -2,7 +2,14 @@
 from answers import Answer
 
 CELL = "b1-forward"
+ONE_TASK_PER_MISTAKE = True
 
+# The tests a mistake may cost (Answer.loses): a mistake in the values costs the tests of the values, not
+# test 4 (robustness) or test 5 (the cache), which take the student's out and cache as they are.
+VALUES = ("b1-test-stats", "b1-test-hand", "b1-test-values")
+ROBUST = ("b1-test-robust",)
+CACHE = ("b1-test-cache",)
+EVERY = VALUES + ROBUST + CACHE  # a function that returns no (out, cache) pair, or defeats the checks
 
 
 WRONG = [
@@ -12,49 +19,56 @@ WRONG = [
             var = x.var(axis=0, ddof=1)
             x_hat = (x - mu) / np.sqrt(var + eps)
             return gamma * x_hat + beta, (x, x_hat, mu, var, gamma, eps)
-        """}, says="ddof=1"),
+        """}, says="ddof=1",
+        loses=VALUES),
     Answer("statistics over the wrong axis", {CELL: """
         def batchnorm_forward(x, gamma, beta, eps=1e-5):
             mu = x.mean(axis=1, keepdims=True)
             var = x.var(axis=1, keepdims=True)
             x_hat = (x - mu) / np.sqrt(var + eps)
             return gamma * x_hat + beta, (x, x_hat, mu, var, gamma, eps)
-        """}, says="axis"),
+        """}, says="axis",
+        loses=VALUES),
     Answer("eps outside the square root", {CELL: """
         def batchnorm_forward(x, gamma, beta, eps=1e-5):
             mu = x.mean(axis=0)
             var = x.var(axis=0)
             x_hat = (x - mu) / (np.sqrt(var) + eps)
             return gamma * x_hat + beta, (x, x_hat, mu, var, gamma, eps)
-        """}, says="outside the square root"),
+        """}, says="outside the square root",
+        loses=("b1-test-values",)),
     Answer("no eps", {CELL: """
         def batchnorm_forward(x, gamma, beta, eps=1e-5):
             mu = x.mean(axis=0)
             var = x.var(axis=0)
             x_hat = (x - mu) / np.sqrt(var)
             return gamma * x_hat + beta, (x, x_hat, mu, var, gamma, eps)
-        """}, says="eps"),
+        """}, says="eps",
+        loses=("b1-test-values",) + ROBUST),
     Answer("gamma and beta swapped", {CELL: """
         def batchnorm_forward(x, gamma, beta, eps=1e-5):
             mu = x.mean(axis=0)
             var = x.var(axis=0)
             x_hat = (x - mu) / np.sqrt(var + eps)
             return beta * x_hat + gamma, (x, x_hat, mu, var, gamma, eps)
-        """}, says="swapped"),
+        """}, says="swapped",
+        loses=VALUES),
     Answer("beta missing", {CELL: """
         def batchnorm_forward(x, gamma, beta, eps=1e-5):
             mu = x.mean(axis=0)
             var = x.var(axis=0)
             x_hat = (x - mu) / np.sqrt(var + eps)
             return gamma * x_hat, (x, x_hat, mu, var, gamma, eps)
-        """}, says="mean should be beta"),
+        """}, says="mean should be beta",
+        loses=VALUES),
     Answer("divides by the variance", {CELL: """
         def batchnorm_forward(x, gamma, beta, eps=1e-5):
             mu = x.mean(axis=0)
             var = x.var(axis=0)
             x_hat = (x - mu) / (var + eps)
             return gamma * x_hat + beta, (x, x_hat, mu, var, gamma, eps)
-        """}, says="std should be gamma"),
+        """}, says="std should be gamma",
+        loses=VALUES),
     Answer("input mutated in place", {CELL: """
         def batchnorm_forward(x, gamma, beta, eps=1e-5):
             mu = x.mean(axis=0)
@@ -62,7 +76,8 @@ WRONG = [
             x -= mu
             x /= np.sqrt(var + eps)
             return gamma * x + beta, (x, x, mu, var, gamma, eps)
-        """}, says="modified its input x in place"),
+        """}, says="modified its input x in place",
+        loses=ROBUST),
     Answer("float32 output", {CELL: """
         def batchnorm_forward(x, gamma, beta, eps=1e-5):
             x = x.astype(np.float32)
@@ -70,28 +85,47 @@ WRONG = [
             var = x.var(axis=0)
             x_hat = (x - mu) / np.sqrt(var + eps)
             return gamma.astype(np.float32) * x_hat + beta.astype(np.float32), (x, x_hat, mu, var, gamma, eps)
-        """}, says="float64"),
+        """}, says="float64",
+        loses=EVERY),
     Answer("return order swapped", {CELL: """
         def batchnorm_forward(x, gamma, beta, eps=1e-5):
             mu = x.mean(axis=0)
             var = x.var(axis=0)
             x_hat = (x - mu) / np.sqrt(var + eps)
             return (x, x_hat, mu, var, gamma, eps), gamma * x_hat + beta
-        """}, says="NumPy array"),
+        """}, says="NumPy array",
+        loses=EVERY),
     Answer("cache in another order", {CELL: """
         def batchnorm_forward(x, gamma, beta, eps=1e-5):
             mu = x.mean(axis=0)
             var = x.var(axis=0)
             x_hat = (x - mu) / np.sqrt(var + eps)
             return gamma * x_hat + beta, (x_hat, x, gamma, mu, var, eps)
-        """}, says="cache[0]"),
+        """}, says="cache[0]",
+        loses=CACHE),
+    Answer("cache holds the standard deviation instead of the variance", {CELL: """
+        def batchnorm_forward(x, gamma, beta, eps=1e-5):
+            mu = x.mean(axis=0)
+            std = np.sqrt(x.var(axis=0) + eps)
+            x_hat = (x - mu) / std
+            return gamma * x_hat + beta, (x, x_hat, mu, std, gamma, eps)
+        """}, says="cache[3] (var)",
+        loses=CACHE),
+    Answer("cache holds out where x_hat belongs", {CELL: """
+        def batchnorm_forward(x, gamma, beta, eps=1e-5):
+            mu, var = x.mean(axis=0), x.var(axis=0)
+            out = gamma * (x - mu) / np.sqrt(var + eps) + beta
+            return out, (x, out, mu, var, gamma, eps)
+        """}, says="cache[1] is x_hat",
+        loses=CACHE),
     Answer("np.allclose monkeypatched to always agree", {CELL: """
         np.allclose = lambda *args, **kwargs: True
         np.testing.assert_allclose = lambda *args, **kwargs: None
 
         def batchnorm_forward(x, gamma, beta, eps=1e-5):
             return x, None
-        """}, says="wrong values"),
+        """}, says="wrong values",
+        loses=EVERY),
     Answer("an object whose == is always true", {CELL: """
         class Anything(np.ndarray):
             def __eq__(self, other): return np.ones(np.shape(other), dtype=bool)
@@ -101,13 +135,15 @@ WRONG = [
         def batchnorm_forward(x, gamma, beta, eps=1e-5):
             out = np.zeros_like(x).view(Anything)
             return out, (x, out, x.mean(0), x.var(0), gamma, eps)
-        """}, says="NumPy array"),
+        """}, says="NumPy array",
+        loses=EVERY),
     Answer("returns None (forgot return)", {CELL: """
         def batchnorm_forward(x, gamma, beta, eps=1e-5):
             mu = x.mean(axis=0)
             var = x.var(axis=0)
             out = gamma * (x - mu) / np.sqrt(var + eps) + beta
-        """}, says="return"),
+        """}, says="return",
+        loses=EVERY),
 ]
 
 RIGHT = [

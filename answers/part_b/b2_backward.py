@@ -4,6 +4,17 @@ from answers import Answer
 FORWARD = "b2-forward"
 CELL = "b2-backward"
 ALT = "b2-backward-alt"
+ONE_TASK_PER_MISTAKE = True
+
+# The tests a mistake in batchnorm_backward may cost (Answer.loses). Tests 1 to 4 run it on caches of
+# their own (a reference forward pass), so a mistake in the values costs Tests 2 and 3, not Test 4
+# (robustness); Test 5 grades the forward pass pasted at the top, with a reference backward pass.
+# A mistake in batchnorm_backward_alt costs the tests after its cell (the default).
+SHAPES = ("b2-test-shapes",)
+VALUES = ("b2-test-hand", "b2-test-values")
+ROBUST = ("b2-test-robust",)
+PAIR = ("b2-test-pair",)
+BACKWARD = SHAPES + VALUES + ROBUST  # a backward pass that defeats the checks
 
 # The reference forward pass written differently, to show that the pair test does not depend on
 # how the forward pass is written.
@@ -32,7 +43,8 @@ WRONG = [
             dvar = -0.5 * inv_std ** 3 * (dx_hat * xc).sum(axis=0)
             dx = dx_hat * inv_std + 2.0 * xc * dvar / N
             return dx, dgamma, dbeta
-        """}, says="misses the term through the mean"),
+        """}, says="misses the term through the mean",
+        loses=VALUES),
     Answer("dx misses the term through the variance", {CELL: """
         def batchnorm_backward(dout, cache):
             x, x_hat, mu, var, gamma, eps = cache
@@ -44,7 +56,8 @@ WRONG = [
             dmu = -dxc.sum(axis=0)
             dx = dxc + dmu / N
             return dx, dgamma, dbeta
-        """}, says="misses the term through the variance"),
+        """}, says="misses the term through the variance",
+        loses=VALUES),
     Answer("the sign of dvar flipped", {CELL: """
         def batchnorm_backward(dout, cache):
             x, x_hat, mu, var, gamma, eps = cache
@@ -58,7 +71,8 @@ WRONG = [
             dxc = dx_hat * inv_std + 2.0 * xc * dvar / N
             dx = dxc - dxc.sum(axis=0) / N
             return dx, dgamma, dbeta
-        """}, says="sign of the term through the variance"),
+        """}, says="sign of the term through the variance",
+        loses=VALUES),
     Answer("dx with the wrong sign", {CELL: """
         def batchnorm_backward(dout, cache):
             x, x_hat, mu, var, gamma, eps = cache
@@ -67,7 +81,8 @@ WRONG = [
             dbeta = dout.sum(axis=0)
             dx = gamma / (N * np.sqrt(var + eps)) * (dbeta + x_hat * dgamma - N * dout)
             return dx, dgamma, dbeta
-        """}, says="wrong sign"),
+        """}, says="wrong sign",
+        loses=VALUES),
     Answer("dgamma from x instead of x_hat", {CELL: """
         def batchnorm_backward(dout, cache):
             x, x_hat, mu, var, gamma, eps = cache
@@ -76,7 +91,8 @@ WRONG = [
             dbeta = dout.sum(axis=0)
             dx = gamma / (N * np.sqrt(var + eps)) * (N * dout - dbeta - x_hat * (dout * x_hat).sum(axis=0))
             return dx, dgamma, dbeta
-        """}, says="x instead of x_hat"),
+        """}, says="x instead of x_hat",
+        loses=VALUES),
     Answer("dgamma and dbeta swapped", {CELL: """
         def batchnorm_backward(dout, cache):
             x, x_hat, mu, var, gamma, eps = cache
@@ -85,7 +101,8 @@ WRONG = [
             dbeta = (dout * x_hat).sum(axis=0)
             dx = gamma / (N * np.sqrt(var + eps)) * (N * dout - dgamma - x_hat * dbeta)
             return dx, dgamma, dbeta
-        """}, says="swapped"),
+        """}, says="swapped",
+        loses=SHAPES + VALUES),
     Answer("dgamma and dbeta keep the shape (1, D)", {CELL: """
         def batchnorm_backward(dout, cache):
             x, x_hat, mu, var, gamma, eps = cache
@@ -94,7 +111,8 @@ WRONG = [
             dbeta = dout.sum(axis=0, keepdims=True)
             dx = gamma / (N * np.sqrt(var + eps)) * (N * dout - dbeta - x_hat * dgamma)
             return dx, dgamma, dbeta
-        """}, says="keepdims"),
+        """}, says="keepdims",
+        loses=SHAPES),
     Answer("return order (dgamma, dbeta, dx)", {CELL: """
         def batchnorm_backward(dout, cache):
             x, x_hat, mu, var, gamma, eps = cache
@@ -103,7 +121,8 @@ WRONG = [
             dbeta = dout.sum(axis=0)
             dx = gamma / (N * np.sqrt(var + eps)) * (N * dout - dbeta - x_hat * dgamma)
             return dgamma, dbeta, dx
-        """}, says="in this order"),
+        """}, says="in this order",
+        loses=SHAPES + VALUES),
     Answer("sums over axis=1", {CELL: """
         def batchnorm_backward(dout, cache):
             x, x_hat, mu, var, gamma, eps = cache
@@ -112,7 +131,8 @@ WRONG = [
             dbeta = dout.sum(axis=1)
             dx = gamma / (D * np.sqrt(var + eps)) * (D * dout - dbeta[:, None] - x_hat * dgamma[:, None])
             return dx, dgamma, dbeta
-        """}, says="axis"),
+        """}, says="axis",
+        loses=SHAPES + VALUES),
     Answer("dout mutated in place", {CELL: """
         def batchnorm_backward(dout, cache):
             x, x_hat, mu, var, gamma, eps = cache
@@ -123,7 +143,8 @@ WRONG = [
             dout -= (dout.sum(axis=0) + x_hat * (dout * x_hat).sum(axis=0)) / N
             dout /= np.sqrt(var + eps)
             return dout, dgamma, dbeta
-        """}, says="modified its input dout in place"),
+        """}, says="modified its input dout in place",
+        loses=ROBUST),
     Answer("float32 outputs", {CELL: """
         def batchnorm_backward(dout, cache):
             x, x_hat, mu, var, gamma, eps = cache
@@ -132,14 +153,16 @@ WRONG = [
             dbeta = dout.sum(axis=0)
             dx = gamma / (N * np.sqrt(var + eps)) * (N * dout - dbeta - x_hat * dgamma)
             return dx.astype(np.float32), dgamma.astype(np.float32), dbeta.astype(np.float32)
-        """}, says="float64"),
+        """}, says="float64",
+        loses=SHAPES + VALUES + ROBUST),
     Answer("np.allclose monkeypatched to always agree", {CELL: """
         np.allclose = lambda *args, **kwargs: True
         np.testing.assert_allclose = lambda *args, **kwargs: None
 
         def batchnorm_backward(dout, cache):
             return np.zeros_like(dout), np.zeros(dout.shape[1]), dout.sum(axis=0)
-        """}, says="wrong values"),
+        """}, says="wrong values",
+        loses=BACKWARD),
     Answer("an object whose == is always true", {CELL: """
         class Anything(np.ndarray):
             def __eq__(self, other): return np.ones(np.shape(other), dtype=bool)
@@ -149,7 +172,8 @@ WRONG = [
         def batchnorm_backward(dout, cache):
             return (np.zeros_like(dout).view(Anything), np.zeros(dout.shape[1]).view(Anything),
                     np.zeros(dout.shape[1]).view(Anything))
-        """}, says="NumPy array"),
+        """}, says="NumPy array",
+        loses=BACKWARD),
     Answer("fails with mu and var of shape (1, D)", {CELL: """
         def batchnorm_backward(dout, cache):
             x, x_hat, mu, var, gamma, eps = cache
@@ -159,7 +183,8 @@ WRONG = [
             dbeta = np.array([dout[:, d].sum() for d in range(len(var))])
             dx = gamma * inv_std / N * (N * dout - dbeta - x_hat * dgamma)
             return dx, dgamma, dbeta
-        """}, says="(1, D)"),
+        """}, says="(1, D)",
+        loses=ROBUST),
     Answer("staged backward leaves eps out (forward and backward disagree)", {CELL: """
         def batchnorm_backward(dout, cache):
             x, x_hat, mu, var, gamma, eps = cache
@@ -172,7 +197,8 @@ WRONG = [
             dvar = -0.5 * inv_std ** 3 * (dx_hat * xc).sum(axis=0)
             dxc = dx_hat * inv_std + 2.0 * xc * dvar / N
             return dxc - dxc.sum(axis=0) / N, dgamma, dbeta
-        """}, says="eps is left out"),
+        """}, says="eps is left out",
+        loses=VALUES),
     Answer("formula with eps outside the square root", {CELL: """
         def batchnorm_backward(dout, cache):
             x, x_hat, mu, var, gamma, eps = cache
@@ -181,7 +207,8 @@ WRONG = [
             dgamma = (dout * x_hat).sum(axis=0)
             dx = gamma / (N * (np.sqrt(var) + eps)) * (N * dout - dbeta - x_hat * dgamma)
             return dx, dgamma, dbeta
-        """}, says="outside the square root"),
+        """}, says="outside the square root",
+        loses=VALUES),
     Answer("staged backward with sqrt(var - eps)", {CELL: """
         def batchnorm_backward(dout, cache):
             x, x_hat, mu, var, gamma, eps = cache
@@ -195,7 +222,8 @@ WRONG = [
             dvar = dstd / (2 * std)
             dxc = dx_hat / std + 2.0 * xc * dvar / N
             return dxc - dxc.sum(axis=0) / N, dgamma, dbeta
-        """}, says="sqrt(var - eps)"),
+        """}, says="sqrt(var - eps)",
+        loses=VALUES),
     Answer("dgamma from an x_hat recomputed without eps", {CELL: """
         def batchnorm_backward(dout, cache):
             x, x_hat, mu, var, gamma, eps = cache
@@ -204,7 +232,8 @@ WRONG = [
             dgamma = (dout * (x - mu) / np.sqrt(var)).sum(axis=0)
             dx = gamma / (N * np.sqrt(var + eps)) * (N * dout - dbeta - x_hat * (dout * x_hat).sum(axis=0))
             return dx, dgamma, dbeta
-        """}, says="eps is left out of x_hat"),
+        """}, says="eps is left out of x_hat",
+        loses=VALUES),
     Answer("cache unpacked with x and x_hat swapped", {CELL: """
         def batchnorm_backward(dout, cache):
             x_hat, x, mu, var, gamma, eps = cache
@@ -217,7 +246,8 @@ WRONG = [
             dvar = -0.5 * inv_std ** 3 * (dx_hat * xc).sum(axis=0)
             dxc = dx_hat * inv_std + 2.0 * xc * dvar / N
             return dxc - dxc.sum(axis=0) / N, dgamma, dbeta
-        """}, says="x and x_hat are swapped"),
+        """}, says="x and x_hat are swapped",
+        loses=VALUES),
     Answer("alt leaves eps out", {ALT: """
         def batchnorm_backward_alt(dout, cache):
             _, x_hat, _, var, gamma, eps = cache
@@ -267,14 +297,16 @@ WRONG = [
             dvar = dstd * 0.5 / np.sqrt(var)
             dxc = dx_hat / std + 2.0 * xc * dvar / N
             return dxc - dxc.sum(axis=0) / N, dgamma, dbeta
-        """}, says="eps is added outside the square root in the backward pass"),
+        """}, says="eps is added outside the square root in the backward pass",
+        loses=VALUES),
     Answer("formula leaves eps out", {CELL: """
         def batchnorm_backward(dout, cache):
             x, x_hat, mu, var, gamma, eps = cache
             N = dout.shape[0]
             dbeta, dgamma = dout.sum(axis=0), (dout * x_hat).sum(axis=0)
             return gamma / (N * np.sqrt(var)) * (N * dout - dbeta - x_hat * dgamma), dgamma, dbeta
-        """}, says="the factor is 1/sqrt(var), not 1/sqrt(var + eps)"),
+        """}, says="the factor is 1/sqrt(var), not 1/sqrt(var + eps)",
+        loses=VALUES),
     Answer("dgamma from an x_hat recomputed with eps outside the square root", {CELL: """
         def batchnorm_backward(dout, cache):
             x, x_hat, mu, var, gamma, eps = cache
@@ -283,7 +315,8 @@ WRONG = [
             dgamma = (dout * (x - mu) / (np.sqrt(var) + eps)).sum(axis=0)
             dx = gamma / (N * np.sqrt(var + eps)) * (N * dout - dbeta - x_hat * (dout * x_hat).sum(axis=0))
             return dx, dgamma, dbeta
-        """}, says="eps is added outside the square root in x_hat"),
+        """}, says="eps is added outside the square root in x_hat",
+        loses=VALUES),
     Answer("dgamma from an x_hat recomputed with sqrt(var - eps)", {CELL: """
         def batchnorm_backward(dout, cache):
             x, x_hat, mu, var, gamma, eps = cache
@@ -292,7 +325,8 @@ WRONG = [
             dgamma = (dout * (x - mu) / np.sqrt(var - eps)).sum(axis=0)
             dx = gamma / (N * np.sqrt(var + eps)) * (N * dout - dbeta - x_hat * (dout * x_hat).sum(axis=0))
             return dx, dgamma, dbeta
-        """}, says="x_hat uses sqrt(var - eps)"),
+        """}, says="x_hat uses sqrt(var - eps)",
+        loses=VALUES),
     Answer("alt with eps outside the square root", {ALT: """
         def batchnorm_backward_alt(dout, cache):
             _, x_hat, _, var, gamma, eps = cache
@@ -326,14 +360,32 @@ WRONG = [
             dvar = -0.5 * inv_std ** 3 * (dx_hat * xc).sum(axis=0)
             dxc = dx_hat * inv_std + 2.0 * xc * dvar / N
             return dxc - dxc.sum(axis=0) / N, dgamma, dbeta
-        """}, says="mu and var are swapped"),
+        """}, says="mu and var are swapped",
+        loses=VALUES),
     Answer("forward pasted from B1 with the variance's ddof=1", {FORWARD: """
         def batchnorm_forward(x, gamma, beta, eps=1e-5):
             mu = x.mean(axis=0)
             var = x.var(axis=0, ddof=1)
             x_hat = (x - mu) / np.sqrt(var + eps)
             return gamma * x_hat + beta, (x, x_hat, mu, var, gamma, eps)
-        """}, says="check the forward pass pasted at the top"),
+        """}, says="check the forward pass pasted at the top",
+        loses=PAIR),
+    Answer("forward pasted with the cache in another order", {FORWARD: """
+        def batchnorm_forward(x, gamma, beta, eps=1e-5):
+            mu = x.mean(axis=0)
+            var = x.var(axis=0)
+            x_hat = (x - mu) / np.sqrt(var + eps)
+            return gamma * x_hat + beta, (x_hat, x, gamma, mu, var, eps)
+        """}, says="check the forward pass pasted at the top",
+        loses=PAIR),
+    Answer("forward pasted with eps outside the square root", {FORWARD: """
+        def batchnorm_forward(x, gamma, beta, eps=1e-5):
+            mu = x.mean(axis=0)
+            var = x.var(axis=0)
+            x_hat = (x - mu) / (np.sqrt(var) + eps)
+            return gamma * x_hat + beta, (x, x_hat, mu, var, gamma, eps)
+        """}, says="check the forward pass pasted at the top",
+        loses=PAIR),
     Answer("alt is the staged backward again (recomputes x - mu)", {ALT: """
         def batchnorm_backward_alt(dout, cache):
             return batchnorm_backward(dout, cache)
