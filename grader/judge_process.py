@@ -339,11 +339,20 @@ def _warm():
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for name in WARM:
+        for name in WARM + _checks_modules():
             try:
                 importlib.import_module(name)
             except Exception:  # noqa: BLE001 (a notebook that needs it says so when it runs)
                 pass
+
+
+def _checks_modules():
+    """The hidden checks' modules (grader.checks), one per notebook."""
+    import pkgutil
+
+    import grader.checks
+
+    return tuple(info.name for info in pkgutil.walk_packages(grader.checks.__path__, "grader.checks."))
 
 
 def _clear(private):

@@ -14,30 +14,6 @@ def test_right_answer_keeps_full_marks(notebook, answer):
     check_right(notebook, answer)
 
 
-B1_TO_B4 = ["part_b/b1_forward.ipynb", "part_b/b2_backward.ipynb", "part_b/b3_gradient_check.ipynb",
-            "part_b/b4_layernorm.ipynb"]
-
-
-@pytest.mark.parametrize("notebook", B1_TO_B4)
-def test_hidden_tests_leave_no_names_in_the_students_namespace(notebook):
-    """Each hidden-test section is one function, called once: the names it uses (_x, _expected, ...)
-    are its locals, so they never overwrite a helper of the same name that the student defined."""
-    import ast
-
-    import nbrun
-    from grader.review import _bound_names
-
-    for cell in nbrun.load(notebook).cells:
-        if not nbrun.meta(cell).get("grade") or "BEGIN HIDDEN TESTS" not in cell.source:
-            continue
-        hidden = cell.source.split("### BEGIN HIDDEN TESTS")[1].split("### END HIDDEN TESTS")[0]
-        tree = ast.parse(hidden)
-        functions = [node.name for node in tree.body if isinstance(node, ast.FunctionDef)]
-        assert len(functions) == 1 and _bound_names(tree) == set(functions), (
-            f"{nbrun.grade_id(cell)}: the hidden tests bind {sorted(_bound_names(tree))} at the top level")
-        assert ast.unparse(tree.body[-1]) == f"{functions[0]}()", f"{nbrun.grade_id(cell)}: the function is not called last"
-
-
 def test_check_array_reshape_compares_values_of_a_same_size_array_of_another_shape():
     import numpy as np
 

@@ -1,0 +1,1 @@
+"""Hidden checks of Part A's notebooks."""
