@@ -1,9 +1,11 @@
 """Answers to the graded cells, other than the reference solutions in source/.
 
 One module per notebook (answers/part_b/b1_forward.py for source/part_b/b1_forward.ipynb),
-each with two lists of `Answer`s:
+each with lists of `Answer`s:
 - WRONG: realistic mistakes; each must lose points, with a message that contains `says`.
 - RIGHT: other correct ways to write the answer; each must keep full marks.
+- ELSEWHERE (optional): mistakes in code this notebook only uses, graded in another notebook (a
+  batch norm with ddof=1 pasted into B5's or C2's paste cell); each must keep full marks here.
 A module that sets ONE_TASK_PER_MISTAKE = True is held to "one mistake costs one task": each
 WRONG answer loses points only in the tests of its own task (its `loses`), since every test
 takes its other inputs from the references, not from the student's other answers.

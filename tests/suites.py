@@ -9,7 +9,7 @@ def _cases(part, kind):
     params = []
     for notebook in answers.notebooks():
         if notebook.startswith(part + "/"):
-            for answer in getattr(answers.load(notebook), kind):
+            for answer in getattr(answers.load(notebook), kind, []):
                 params.append(pytest.param(notebook, answer, id=f"{notebook}: {answer.name}"))
     return params
 
@@ -20,6 +20,11 @@ def wrong_cases(part):
 
 def right_cases(part):
     return _cases(part, "RIGHT")
+
+
+def elsewhere_cases(part):
+    """Mistakes graded in another notebook, pasted into this one: they must cost nothing here."""
+    return _cases(part, "ELSEWHERE")
 
 
 def grade(notebook, answer):

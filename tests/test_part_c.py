@@ -4,7 +4,7 @@ import pytest
 
 import answers
 import nbrun
-from suites import check_right, check_wrong, right_cases, wrong_cases
+from suites import check_right, check_wrong, elsewhere_cases, right_cases, wrong_cases
 
 NOTEBOOKS = [n for n in answers.notebooks() if n.startswith("part_c/")]
 
@@ -16,6 +16,11 @@ def test_wrong_answer_loses_points(notebook, answer):
 
 @pytest.mark.parametrize("notebook, answer", right_cases("part_c"))
 def test_right_answer_keeps_full_marks(notebook, answer):
+    check_right(notebook, answer)
+
+
+@pytest.mark.parametrize("notebook, answer", elsewhere_cases("part_c"))
+def test_a_mistake_graded_elsewhere_costs_nothing_here(notebook, answer):
     check_right(notebook, answer)
 
 
