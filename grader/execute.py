@@ -15,7 +15,7 @@ from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
-from nbgrader.utils import is_grade, is_solution, is_task
+from nbgrader.utils import is_grade, is_locked, is_solution, is_task
 from traitlets import Bool, Enum, Int, Type, Unicode
 
 from grader import sandbox
@@ -237,8 +237,7 @@ class IsolatedExecute(Execute):
         and its outputs are what the grader wrote. Where a later cell reads a name its visible part
         defines (grader.judge.visible_runs_needed), that part first runs in the kernel too, as in
         the student's JupyterLab; its outputs decide nothing."""
-        meta = cell.metadata.get("nbgrader", {})
-        if (self._judge is None or cell.cell_type != "code" or not meta.get("grade") or meta.get("solution")
+        if (self._judge is None or cell.cell_type != "code" or not is_grade(cell) or is_solution(cell)
                 or not self._instructors(cell)):
             return super().preprocess_cell(cell, resources, index)
         judge, todo, visible_needed = self._judge
@@ -311,9 +310,7 @@ class IsolatedExecute(Execute):
             cell.metadata.pop("course", None)
         if self.judge:
             locked = [(index, cell.source) for index, cell in enumerate(nb.cells)
-                      if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("locked")
-                      and not cell.metadata.get("nbgrader", {}).get("grade")
-                      and not cell.metadata.get("nbgrader", {}).get("solution") and self._instructors(cell)]
+                      if cell.cell_type == "code" and is_locked(cell) and not is_grade(cell) and self._instructors(cell)]
             self._judge = (JudgeClient(self._send, self._finish, timeout=self.timeout or 120, sandboxed=self.sandbox,
                                        key=self._notebook_key(resources)),
                            locked, visible_runs_needed(nb.cells))
@@ -668,7 +665,7 @@ class StderrAsOutput(NbGraderPreprocessor):
     """
 
     def preprocess_cell(self, cell, resources, index):
-        if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade"):
+        if cell.cell_type == "code" and is_grade(cell):
             for output in cell.get("outputs", []):
                 if output.get("output_type") == "stream" and output.get("name") == "stderr":
                     output["name"] = "stdout"
@@ -685,8 +682,7 @@ class ResultsAsDisplay(NbGraderPreprocessor):
     """
 
     def preprocess_cell(self, cell, resources, index):
-        meta = cell.metadata.get("nbgrader", {})
-        if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution"):
+        if cell.cell_type == "code" and is_grade(cell) and not is_solution(cell):
             for output in cell.get("outputs", []):
                 if output.get("output_type") == "execute_result":
                     output["output_type"] = "display_data"

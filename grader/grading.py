@@ -116,34 +116,43 @@ def _ungraded_page(path, notebook, problem):
 
 
 def _grade_notebook(api, scratch, task, assignment, path, source_path, row, outcome):
-    """Read, repair, scan and autograde one handed-in notebook in the scratch course; True when it
-    was graded, else row.problem says why."""
+    """grade_notebook with the source and release notebooks of the run's template."""
+    source_nb = nbformat.read(source_path, as_version=4)
+    release_nb = nbformat.reads(_template_file(task, f"release/{assignment}/{path.name}").decode("utf-8"),
+                                as_version=4)
+    return grade_notebook(api, scratch, assignment, path, source_nb, release_nb, row, outcome.notes)
+
+
+def grade_notebook(api, scratch, assignment, path, source_nb, release_nb, row, notes, student=SCRATCH_ID):
+    """The steps of grading one handed-in notebook in a scratch course (api, scratch: one with the
+    assignment generated), as `course grade` and `course check` both take them: read it
+    (read_submission), rebuild it around the instructor's cells (repair), scan the student's code
+    (scan_notebook), autograde it (a failed start tried once more), read its grades. Fills row (a
+    NotebookOutcome) and appends repair's notes to `notes`; True when it was graded, else
+    row.problem and row.reason say why."""
     from nbgrader.api import Gradebook
 
     nb, row.problem = read_submission(path)
     if nb is None:
         row.reason = UNREADABLE
         return False
-    source_nb = nbformat.read(source_path, as_version=4)
-    release_nb = nbformat.reads(_template_file(task, f"release/{assignment}/{path.name}").decode("utf-8"),
-                                as_version=4)
-    repaired, notes = repair(nb, release_nb, source_nb)
-    outcome.notes += [f"{assignment}/{row.notebook}: {note}" for note in notes]
-    nbformat.write(repaired, str(scratch / "submitted" / SCRATCH_ID / assignment / path.name))
+    repaired, repaired_notes = repair(nb, release_nb, source_nb)
+    notes += [f"{assignment}/{row.notebook}: {note}" for note in repaired_notes]
+    (scratch / "submitted" / student / assignment).mkdir(parents=True, exist_ok=True)
+    nbformat.write(repaired, str(scratch / "submitted" / student / assignment / path.name))
     rules = notebook_rules(source_nb)
     try:
         row.flags = list(dict.fromkeys(scan_notebook(repaired, rules) + skip_tag_flags(nb)))
     except Exception as error:  # noqa: BLE001 (code the scan cannot walk, e.g. nested too deeply)
         row.flags = [f"the scan could not read the student's code ({type(error).__name__}); not scanned"]
     started = time.perf_counter()
-    ok = _autograde_notebook(api, scratch, assignment, path.name, SCRATCH_ID, row)
+    ok = _autograde_notebook(api, scratch, assignment, path.name, student, row)
     row.seconds = time.perf_counter() - started
     if not ok:
         return False
     with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
-        row.grades, row.comments = scratch_grades(gb, row.notebook, assignment, SCRATCH_ID)
-        row.late_penalty = gb.find_submission_notebook(
-            row.notebook, assignment, SCRATCH_ID).late_submission_penalty
+        row.grades, row.comments = scratch_grades(gb, row.notebook, assignment, student)
+        row.late_penalty = gb.find_submission_notebook(row.notebook, assignment, student).late_submission_penalty
     # nbgrader scores the notebooks not yet copied in as missing (0, no manual grade
     # needed), and autograde never revisits task cells: a task cell of a notebook
     # that was graded always awaits the grader's hand.

@@ -652,17 +652,27 @@ def visible_runs_needed(cells):
     return needed
 
 
+HIDDEN = ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS")  # nbgrader's delimiters (ClearHiddenTests)
+
+
+def hidden_split(source):
+    """(visible, hidden): a test cell's source without its hidden tests (what the student's
+    release shows), and the hidden tests alone. nbgrader's rule: a line that contains a
+    delimiter opens or closes a hidden section, and is itself dropped."""
+    parts, hidden = ([], []), False
+    for line in source.splitlines(keepends=True):
+        if HIDDEN[0] in line:
+            hidden = True
+        elif HIDDEN[1] in line:
+            hidden = False
+        else:
+            parts[hidden].append(line)
+    return "".join(parts[0]), "".join(parts[1])
+
+
 def hidden_removed(source):
     """A test cell's source without its hidden tests (what the student's release shows)."""
-    lines, hidden = [], False
-    for line in source.splitlines(keepends=True):
-        if line.strip() == "### BEGIN HIDDEN TESTS":
-            hidden = True
-        elif line.strip() == "### END HIDDEN TESTS":
-            hidden = False
-        elif not hidden:
-            lines.append(line)
-    return "".join(lines)
+    return hidden_split(source)[0]
 
 
 class _Alarm(BaseException):

@@ -4,6 +4,7 @@ from dataclasses import dataclass, field
 import nbformat
 
 from grader.coursedir import assignments, source_notebooks
+from nbgrader.utils import is_grade, is_solution, is_task
 
 
 # Why a notebook has no grade, as data (NotebookGrade.reason; .problem says it in words).
@@ -52,8 +53,7 @@ def scratch_grades(gb, notebook, assignment, student):
 
 def task_ids(nb):
     """grade_ids of the manually graded task cells of a source notebook."""
-    return [c.metadata["nbgrader"]["grade_id"] for c in nb.cells
-            if c.metadata.get("nbgrader", {}).get("task")]
+    return [c.metadata["nbgrader"]["grade_id"] for c in nb.cells if is_task(c)]
 
 
 def set_scratch_grades(gb, notebook, assignment, student, grades):
@@ -101,8 +101,7 @@ def _notebook_maxima(root):
             nb = nbformat.read(path, as_version=4)
             maxima[(assignment, path.stem)] = sum(
                 float(c.metadata.get("nbgrader", {}).get("points", 0))
-                for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")
-                or c.metadata.get("nbgrader", {}).get("task"))
+                for c in nb.cells if is_grade(c) or is_task(c))
     return maxima
 
 
@@ -133,10 +132,9 @@ def failures(path):
         return []
     found = []
     for cell in nb.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if cell.cell_type != "code" or not (meta.get("grade") or meta.get("solution")):
+        if cell.cell_type != "code" or not (is_grade(cell) or is_solution(cell)):
             continue
-        grade_id, test = str(meta.get("grade_id")), bool(meta.get("grade"))
+        grade_id, test = str(cell.metadata["nbgrader"].get("grade_id")), bool(is_grade(cell))
         verdict = cell.metadata.get("course", {}).get("verdict") if test else None
         mistake = verdict.get("mistake") if isinstance(verdict, dict) and type(verdict.get("mistake")) is str else None
         for output in cell.get("outputs", []):

@@ -29,6 +29,7 @@ from pathlib import Path
 import nbformat
 
 from grader import coursedir, record, table
+from nbgrader.utils import is_grade, is_task
 
 RESULTS = Path("exports") / "grading-results.json"
 REPORT = Path("exports") / "class-report.html"
@@ -251,9 +252,7 @@ def collect(root=None, db_url=None):
                 source = nbformat.read(path, as_version=4)
                 title, headings = _headings(source)
                 sources[f"{assignment}/{path.stem}"] = source
-                cells = [c.metadata["nbgrader"] for c in source.cells
-                         if c.metadata.get("nbgrader", {}).get("grade")
-                         or c.metadata.get("nbgrader", {}).get("task")]
+                cells = [c.metadata["nbgrader"] for c in source.cells if is_grade(c) or is_task(c)]
                 test_ids = [m["grade_id"] for m in cells if m.get("grade") and not m.get("solution")
                             and not m.get("task") and m.get("grade_id")]
                 manual = sum(float(m.get("points", 0)) for m in cells if m.get("task") or m.get("solution"))

@@ -3,7 +3,10 @@ the grader judges every test itself, grader.judge)."""
 import ast
 from dataclasses import dataclass
 
+from nbgrader.utils import is_grade, is_solution
+
 from grader.execute import NBCLIENT_SKIP_TAG
+from grader.judge import hidden_split
 from grader.repair import claimed_id
 
 # What honest answers to this course never need, and tricks use: looked for in every cell the
@@ -94,30 +97,23 @@ def notebook_rules(source_nb):
     locked, protected, imports, hidden, modules, course_code = set(), set(), set(), set(), set(), set()
     for cell in source_nb.cells:
         meta = cell.metadata.get("nbgrader", {})
-        if cell.cell_type != "code" or meta.get("solution"):
+        if cell.cell_type != "code" or is_solution(cell):
             continue
         if not meta.get("grade_id"):
             course_code.add(cell.source.strip())
             continue
         if meta.get("grade_id"):
             locked.add(meta["grade_id"])
-        visible, secret, inside = [], [], False
-        for line in cell.source.splitlines():
-            if "BEGIN HIDDEN TESTS" in line:
-                inside = True
-            elif "END HIDDEN TESTS" in line:
-                inside = False
-            else:
-                (secret if inside else visible).append(line)
-        _, tree = _python_source("\n".join(visible))
+        visible, secret = hidden_split(cell.source)
+        _, tree = _python_source(visible)
         if tree is not None:
-            if not meta.get("grade"):
+            if not is_grade(cell):
                 protected |= _bound_names(tree)
             for node in ast.walk(tree):
                 if isinstance(node, (ast.Import, ast.ImportFrom)):
                     imports.add(ast.dump(node))
                     modules |= {(a.asname or a.name).split(".")[0] for a in node.names}
-        _, tree = _python_source("\n".join(secret))
+        _, tree = _python_source(secret)
         if tree is not None:
             # every name the hidden tests bind, the locals of their functions included: the hidden
             # checks run inside a function, and student code that names one of them is still flagged

@@ -8,9 +8,9 @@ import nbformat
 from grader import sandbox
 from grader.coursedir import (
     ASSIGNMENTS, course_root, grading_key, make_api, require_success, source_notebooks, working_directory)
-from grader.grading import autograde_student
+from grader.grading import NotebookOutcome, grade_notebook
 from grader.record import NotebookGrade, failures
-from grader.repair import read_submission, repair
+from grader.repair import read_submission
 
 
 def find_source(root, notebook_path):
@@ -41,20 +41,21 @@ def check_notebook(notebook_path, root=None, unsandboxed=False):
         scratch = Path(scratch)
         (scratch / "source" / assignment).mkdir(parents=True)
         shutil.copy(source, scratch / "source" / assignment / source.name)
-        target = scratch / "submitted" / "self" / assignment
-        target.mkdir(parents=True)
         api = make_api(root, root=str(scratch), db_url=f"sqlite:///{scratch / 'gradebook.db'}",
                        overrides={"IsolatedExecute.sandbox": sandboxed,
                                   "IsolatedExecute.sizes_key": grading_key(root)})
         with working_directory(scratch):
             require_success(api.generate_assignment(assignment, force=True), "generate_assignment")
-        # the notebook as the class is graded: rebuilt around the instructor's cells (grader.repair)
-        repaired, _ = repair(handed_in, nbformat.read(scratch / "release" / assignment / source.name, as_version=4),
-                             nbformat.read(source, as_version=4))
-        nbformat.write(repaired, str(target / source.name))
-        autograde_student(api, scratch, assignment, "self")
+        # the notebook as the class is graded: the same steps (grader.grading.grade_notebook)
+        outcome = NotebookOutcome(assignment, source.stem)
+        graded = grade_notebook(api, scratch, assignment, notebook_path, nbformat.read(source, as_version=4),
+                                nbformat.read(scratch / "release" / assignment / source.name, as_version=4),
+                                outcome, [], student="self")
         autograded = scratch / "autograded" / "self" / assignment / source.name
-        row = NotebookGrade(assignment, source.stem, failures=failures(autograded))
+        row = NotebookGrade(assignment, source.stem, failures=failures(autograded), flags=outcome.flags)
+        if not graded:
+            row.problem, row.reason = outcome.problem, outcome.reason
+            return row, []
         messages = {}
         for failure in row.failures:
             if not failure.your_code:
