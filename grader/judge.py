@@ -47,6 +47,7 @@ from course.protocol import MAX_DECODED_DEPTH as MAX_DEPTH
 
 MAX_OUTPUT = 20_000        # characters of a test cell's printed output kept
 LOCKED = "<locked>"        # the file name the code of the instructor's locked cells is compiled with
+TEST = "<test>"            # and that of a test cell's
 
 
 class StudentError(Exception):
@@ -320,6 +321,10 @@ def encode(value, depth=0, callbacks=None):
         callbacks.append(value)
         return {"$cb": len(callbacks) - 1}
     if kind is types.FunctionType:
+        if value.__code__.co_filename not in (LOCKED, TEST):
+            # a hidden check's code (grader.checks) never goes to the student's kernel
+            raise TypeError(f"{value.__name__} is not a function of the notebook's own cells: only those run in the "
+                            "kernel as code (a check's own function stays in the grader, called back)")
         closure = [encode(cell.cell_contents, depth + 1, callbacks) for cell in value.__closure__ or ()]
         return {"$fn": {"code": base64.b64encode(marshal.dumps(value.__code__)).decode(), "name": value.__name__,
                         "defaults": encode(value.__defaults__, depth + 1, callbacks),
@@ -727,7 +732,7 @@ class Judge:
             for category in (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning):
                 warnings.filterwarnings("ignore", category=category)
             try:
-                exec(compile(source, LOCKED if quiet else "<test>", "exec"), self.namespace)
+                exec(compile(source, LOCKED if quiet else TEST, "exec"), self.namespace)
             except KernelDied:
                 raise
             except _Alarm:

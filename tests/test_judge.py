@@ -186,6 +186,21 @@ def test_a_function_of_the_test_stays_in_the_grader_and_the_kernel_calls_it_back
     assert errors(judged(namespace, source)) == []
 
 
+def test_a_checks_function_never_goes_to_the_kernel_as_code():
+    """A function of grader.checks (or any module) marked to run in the kernel is refused: only a
+    function of the notebook's own cells goes there as code; a check's stays in the grader."""
+    from course.testing import runs_in_kernel
+    from grader.checks import reference
+
+    with pytest.raises(TypeError, match="not a function of the notebook's own cells"):
+        judge.encode(runs_in_kernel(lambda v: reference.batchnorm_forward(v, 1.0, 0.0)), callbacks=[])
+    with pytest.raises(TypeError, match="not a function of the notebook's own cells"):
+        judge.encode(reference.running_average)  # no callbacks: what in_kernel would send as code
+    namespace = {}
+    exec(compile("def mine(v):\n    return v\n", judge.LOCKED, "exec"), namespace)
+    assert "$fn" in judge.encode(runs_in_kernel(namespace["mine"]), callbacks=[])
+
+
 def _raised(f):
     try:
         f(1)
