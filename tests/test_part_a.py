@@ -93,28 +93,6 @@ def test_a_wrong_formula_fails_the_visible_test_too(notebook):
         assert result.score < result.max_score, f"'{answer.name}' passes every visible test of {notebook}"
 
 
-HIDDEN_IN_FUNCTIONS = NOTEBOOKS + ["part_c/c2_epsilon.ipynb", "part_c/c4_train_vs_inference.ipynb"]
-
-
-@pytest.mark.parametrize("notebook", HIDDEN_IN_FUNCTIONS)
-def test_hidden_tests_leave_no_names_behind(notebook):
-    """A hidden test runs inside a function that it deletes afterwards: it cannot overwrite a
-    helper of the student's (`_x`, `_expected`, ...)."""
-    import ast
-
-    for cell in nbrun.load(notebook).cells:
-        if "### BEGIN HIDDEN TESTS" not in cell.source:
-            continue
-        block = cell.source.split("### BEGIN HIDDEN TESTS")[1].split("### END HIDDEN TESTS")[0]
-        body = ast.parse(block).body
-        gid = nbrun.grade_id(cell)
-        assert [type(node) for node in body] == [ast.FunctionDef, ast.Expr, ast.Delete], (
-            f"{gid}: the hidden tests should be one function, called, then deleted")
-        name = body[0].name
-        assert ast.unparse(body[1]) == f"{name}()" and ast.unparse(body[2]) == f"del {name}", gid
-        assert name.startswith("_") and "hidden" in name, gid
-
-
 def test_a4_closing_sums_are_what_the_text_says():
     """sum dL/dx = 0 for every eps; sum x_hat dL/dx = 0 only at eps = 0, of order eps otherwise."""
     result = nbrun.run(nbrun.load("part_a/a4_backward_derivation.ipynb"))
@@ -145,3 +123,20 @@ def test_a5_leaves_the_effective_window_to_the_student():
             assert giveaway not in compact, f"cell {index} gives the effective window away: {giveaway}"
     stream = nbrun.run(nbrun.load("part_a/a5_running_statistics.ipynb")).stdout
     assert "your effective window    10.0 batches" in stream  # computed from effective_window
+
+
+@pytest.mark.parametrize("factor", [0, 1, -1, -7, 2, 0.5])
+def test_a4_grades_dL_dmu_at_any_mu_not_only_at_the_batch_mean(factor):
+    """The term of the path through sigma^2 is 0 at mu = mu_B: left out (0) or written as the chain rule
+    has it (1) is right; any other factor passes at the batch mean but not with mu moved off it."""
+    from course.testing import CheckFailed
+    from grader.checks.part_a import a4_backward_derivation as a4
+
+    answer = a4.DMU_DIRECT + factor * a4.DSIGMA2 * a4.DSIGMA2_DMU
+    if factor in (0, 1):
+        a4.test_dmu(lambda: answer, lambda: a4.DSIGMA2)
+        return
+    with pytest.raises(CheckFailed) as failed:
+        a4.test_dmu(lambda: answer, lambda: a4.DSIGMA2)
+    assert failed.value.mistake == a4.SIGMA2_PATH
+    assert f"is {factor:g} times the chain rule's" in str(failed.value)

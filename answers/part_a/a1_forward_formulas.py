@@ -38,9 +38,22 @@ WRONG = [
     Answer("a string", {MU: """
         mu_B = "Sum(x[j], (j, 1, m)) / m"
         """}, says="is a string",
-        # The student's own cells of Tasks 2-4 raise on a string: their answers do not exist, and
-        # each of those tests says that it builds on mu_B (Task 1).
+        # Kept at four tests: the string really breaks the later tasks. The cells of Tasks 2-4 type
+        # their formulas with mu_B, as the notebook invites, and x[j] - "..." raises TypeError in the
+        # student's kernel (SymPy never parses a string): sigma2_B, x_hat_i and y_i are not defined,
+        # so there is no answer to grade, and each of those tests says that it builds on mu_B (Task 1).
+        # Where the later answers exist without mu_B, a broken mu_B costs Task 1 only (the next answer).
         loses=("a1-test-mu", "a1-test-var", "a1-test-xhat", "a1-test-y")),
+    Answer("mu_B's cell raises (a typo), the later formulas typed without mu_B", {
+        MU: """
+        mu_B = Sum(x[j], (j, 1, m)) / M
+        """,
+        VAR: """
+        sigma2_B = Sum((x[j] - Sum(x[j], (j, 1, m)) / m)**2, (j, 1, m)) / m
+        """,
+        XHAT: """
+        x_hat_i = (x[i] - Sum(x[j], (j, 1, m)) / m) / sqrt(sigma2_B + eps)
+        """}, says="not defined", loses=("a1-test-mu",)),
     Answer("a float", {MU: """
         mu_B = 3.0
         """}, says="plain number"),

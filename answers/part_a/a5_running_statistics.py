@@ -65,6 +65,19 @@ WRONG = [
                 c = momentum * c + (1 - momentum) * v
             return np.array(out)
         """ + _TRACKING}, says="before the update", loses=("a5-test-ema",)),
+    Answer("running_average writes one past the end (IndexError)", {SIM: """
+        def running_average(batch_values, momentum, initial=0.0):
+            estimates = np.empty(len(batch_values))
+            current = initial
+            for t, value in enumerate(batch_values):
+                current = momentum * current + (1 - momentum) * value
+                estimates[t + 1] = current
+            return estimates
+        """ + _TRACKING}, says="IndexError", loses=("a5-test-ema",)),
+    Answer("running_average that does not average (the batch values back)", {SIM: """
+        def running_average(batch_values, momentum, initial=0.0):
+            return np.asarray(batch_values, dtype=float)
+        """ + _TRACKING}, says="running_average", loses=("a5-test-ema",)),
     Answer("tracking error as mean absolute error", {SIM: """
         def running_average(batch_values, momentum, initial=0.0):
             out, c = [], initial
