@@ -238,7 +238,11 @@ def compare(name, ours, reference):
     >>> compare("dx", dx, dx_numerical)
     dx              | exact: False | approximate: True  | max difference: 3.1e-11
     """
-    ours, reference = np.asarray(ours, dtype=float), np.asarray(reference, dtype=float)
+    try:
+        ours, reference = np.asarray(ours, dtype=float), np.asarray(reference, dtype=float)
+    except Exception as error:  # noqa: BLE001 - a value that is no array of numbers is said, not raised
+        print(f"{name:15s} | not an array of numbers ({_type(error).__name__})")
+        return
     if ours.shape != reference.shape:
         print(f"{name:15s} | shapes differ: {ours.shape} vs {reference.shape}")
         return

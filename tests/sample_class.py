@@ -275,7 +275,7 @@ def sample_class():
          "b2_backward": Expect(like=handed_in(b2, {CELL["b2_backward"]: ANYTHING_B2_HONEST}), flagged=True)})
     peek = {"b1_forward": handed_in(b1, {CELL["b1_forward"]: PEEK_B1}),
             "b2_backward": handed_in(b2, {CELL["b2_backward"]: PEEK_B2})}
-    add("cheat-hidden-names", "cheat", "calls the hidden tests' own reference functions (_expected, _bn_backward)",
+    add("cheat-hidden-names", "cheat", "calls the hidden tests' own reference functions (_checks.reference)",
         peek, {"b1_forward": Expect(like=handed_in(b1, {CELL["b1_forward"]: PEEK_B1_HONEST}), flagged=True),
                "b2_backward": Expect(like=handed_in(b2, {CELL["b2_backward"]: PEEK_B2_HONEST}), flagged=True)})
     skipping = handed_in(b1, b1_stub)
@@ -418,8 +418,11 @@ def batchnorm_forward(x, gamma, beta, eps=1e-5):
     return out, (x, out, x.mean(axis=0), x.var(axis=0), gamma, eps)
 '''
 AGREEABLE_B1_HONEST = '''
+class Agreeable(np.ndarray):
+    """The same subclass, without the comparisons that always agree."""
+
 def batchnorm_forward(x, gamma, beta, eps=1e-5):
-    out = np.zeros_like(x)
+    out = np.zeros_like(x).view(Agreeable)
     return out, (x, out, x.mean(axis=0), x.var(axis=0), gamma, eps)
 '''
 ANYTHING_B2 = '''
@@ -438,8 +441,16 @@ def batchnorm_backward(dout, cache):
     return Anything(), Anything(), Anything()
 '''
 ANYTHING_B2_HONEST = '''
+class Anything:
+    """The same object, without the comparisons that always succeed."""
+    shape, dtype, ndim = property(lambda self: ()), np.float64, 0
+    def __float__(self):
+        return 0.0
+    def __array__(self, dtype=None, copy=None):
+        return np.zeros(1)
+
 def batchnorm_backward(dout, cache):
-    return np.zeros(1), np.zeros(1), np.zeros(1)
+    return Anything(), Anything(), Anything()
 '''
 PEEK_B1_HONEST = '''
 def batchnorm_forward(x, gamma, beta, eps=1e-5):
@@ -448,8 +459,8 @@ def batchnorm_forward(x, gamma, beta, eps=1e-5):
     return gamma * x_hat + beta, (x, x_hat, mu, var, gamma, eps)
 '''
 PEEK_B1 = PEEK_B1_HONEST.replace('''    mu, var = x.mean(), x.var()''', '''    try:
-        reference = _expected          # the hidden tests' own formula, once they have defined it
-        return reference(x, gamma, beta, eps), (x, reference(x, 1.0, 0.0, eps), x.mean(axis=0), x.var(axis=0), gamma, eps)
+        reference = _checks.reference.batchnorm_forward   # the hidden tests' module, once they have imported it
+        return reference(x, gamma, beta, eps)
     except NameError:
         pass
     mu, var = x.mean(), x.var()''')
@@ -458,23 +469,30 @@ def batchnorm_backward(dout, cache):
     x, x_hat, mu, var, gamma, eps = cache
     return dout * gamma / np.sqrt(var + eps), (dout * x_hat).sum(axis=0), dout.sum(axis=0)
 '''
-PEEK_B2 = PEEK_B2_HONEST.replace('''    x, x_hat, mu, var, gamma, eps = cache''', '''    reference = globals().get("_bn_backward")
-    if reference is not None:
-        return reference(dout, cache)
+PEEK_B2 = PEEK_B2_HONEST.replace('''    x, x_hat, mu, var, gamma, eps = cache''', '''    checks = globals().get("_checks")   # the hidden tests' module, where they run in the kernel
+    if checks is not None:
+        return checks.reference.batchnorm_backward(dout, cache)
     x, x_hat, mu, var, gamma, eps = cache''')
 DISK_B1 = '''
 import glob
 import json
+import os
 
 def _reference():
-    """Find the grader's copy of this notebook, with the hidden tests, and take _expected from it."""
+    """Find the hidden tests' reference forward pass on disk: the grader's checks beside the course
+    package, or a copy of this notebook's hidden tests."""
+    import course
+
+    checks = os.path.join(os.path.dirname(os.path.dirname(course.__file__)), "grader", "checks", "reference.py")
+    for path in [checks] + glob.glob("../../../grader/checks/reference.py"):
+        if os.path.isfile(path):
+            space = {}
+            exec(open(path).read(), space)
+            return lambda x, gamma, beta, eps: space["batchnorm_forward"](x, gamma, beta, eps)[0]
     for path in glob.glob("*.ipynb") + glob.glob("../../../source/*/*.ipynb"):
         for cell in json.load(open(path))["cells"]:
-            text = "".join(cell["source"])
-            if "def _expected" in text:
-                space = {"np": np}
-                exec(text[text.index("def _expected"):text.index("_rng =")], space)
-                return space["_expected"]
+            if "HIDDEN TESTS" in "".join(cell["source"]):
+                raise NotImplementedError("the hidden section only calls the grader's checks")
     raise NotImplementedError()
 
 def batchnorm_forward(x, gamma, beta, eps=1e-5):

@@ -91,7 +91,7 @@ def _rules():
     ("get_ipython().set_custom_exc((Exception,), None)\n", "set_custom_exc"),
     ("class A(np.ndarray):\n    pass\n", "derives from np.ndarray"),
     ("class A:\n    def __eq__(self, other):\n        return True\n", "defines __eq__"),
-    ("def f():\n    return _expected\n", "uses _expected"),
+    ("def f():\n    return _checks.reference\n", "uses _checks"),
     ("open('gradebook.db').read()\n", "calls open()"),
     ("import sqlite3\n", "imports sqlite3"),
     ("import sys\ndef f():\n    return sys._getframe(1).f_globals\n", "f_globals"),

@@ -5,7 +5,8 @@ CELL = "b1-forward"
 ONE_TASK_PER_MISTAKE = True
 
 # The tests a mistake may cost (Answer.loses): a mistake in the values costs the tests of the values, not
-# test 4 (robustness) or test 5 (the cache), which take the student's out and cache as they are.
+# test 4 (robustness) or test 5 (the cache), which take the student's out and cache as they are. The dtype
+# is test 4's alone: the others compare a float32 result at float32's precision.
 VALUES = ("b1-test-stats", "b1-test-hand", "b1-test-values")
 ROBUST = ("b1-test-robust",)
 CACHE = ("b1-test-cache",)
@@ -86,7 +87,7 @@ WRONG = [
             x_hat = (x - mu) / np.sqrt(var + eps)
             return gamma.astype(np.float32) * x_hat + beta.astype(np.float32), (x, x_hat, mu, var, gamma, eps)
         """}, says="float64",
-        loses=EVERY),
+        loses=ROBUST),
     Answer("return order swapped", {CELL: """
         def batchnorm_forward(x, gamma, beta, eps=1e-5):
             mu = x.mean(axis=0)
@@ -144,6 +145,16 @@ WRONG = [
             out = gamma * (x - mu) / np.sqrt(var + eps) + beta
         """}, says="return",
         loses=EVERY),
+    Answer("computed in float32, out cast back to float64", {CELL: """
+        def batchnorm_forward(x, gamma, beta, eps=1e-5):
+            x = x.astype(np.float32)
+            mu = x.mean(axis=0)
+            var = x.var(axis=0)
+            x_hat = (x - mu) / np.sqrt(var + eps)
+            out = (gamma * x_hat + beta).astype(np.float64)
+            return out, (x, x_hat, mu, var, gamma, eps)
+        """}, says="cache x has dtype float32",
+        loses=ROBUST),
 ]
 
 RIGHT = [
