@@ -1,6 +1,9 @@
 """Answers to C1 (gamma and beta) beside the reference solution."""
 from answers import Answer
 
+ONE_TASK_PER_MISTAKE = True  # tests/suites.py: a wrong answer loses points in its own task only
+
+PASTE = "c1-batchnorm"
 IDENTITY = "c1-identity"
 SIGMOID = "c1-sigmoid"
 
@@ -41,6 +44,8 @@ WRONG = [
     Answer("gamma and beta of shape (1, D)", _identity("np.sqrt(x.var(axis=0, keepdims=True) + eps)",
                                                        "x.mean(axis=0, keepdims=True)"),
            says="shape"),
+    Answer("eps argument ignored (1e-5 written in)", _identity("np.sqrt(x.var(axis=0) + 1e-5)", "x.mean(axis=0)"),
+           says="eps argument is not used"),
     Answer("identity stub returns ones and zeros", _identity("np.ones(x.shape[1])", "np.zeros(x.shape[1])"),
            says="wrong values"),
     Answer("correlation not squared", _sigmoid("float(np.corrcoef(z, sigmoid(z))[0, 1])", _RANGE),
@@ -53,6 +58,30 @@ WRONG = [
            says="central 95%"),
     Answer("range returns an array", _sigmoid(_R2, "np.percentile(sigmoid(z), [97.5]) - np.percentile(sigmoid(z), [2.5])"),
            says="should be a number"),
+]
+
+# Mistakes in the pasted batchnorm_forward (graded in B1): the tests here use the course's batch norm, so they cost
+# nothing in this notebook.
+ELSEWHERE = [
+    Answer("pasted batchnorm_forward with the unbiased variance (ddof=1)", {PASTE: """
+        def batchnorm_forward(x, gamma, beta, eps=1e-5):
+            mu = x.mean(axis=0)
+            var = x.var(axis=0, ddof=1)
+            x_hat = (x - mu) / np.sqrt(var + eps)
+            return gamma * x_hat + beta, (x, x_hat, mu, var, gamma, eps)
+        """}),
+    Answer("pasted batchnorm_forward normalizes over axis 1 and forgets gamma and beta", {PASTE: """
+        def batchnorm_forward(x, gamma, beta, eps=1e-5):
+            mu = x.mean(axis=1, keepdims=True)
+            var = x.var(axis=1, keepdims=True)
+            x_hat = (x - mu) / np.sqrt(var + eps)
+            return x_hat, (x, x_hat, mu, var, gamma, eps)
+        """}),
+    Answer("nothing pasted (the cell's stub)", {PASTE: """
+        # Paste batchnorm_forward from B1 here.
+        # YOUR CODE HERE
+        raise NotImplementedError()
+        """}),
 ]
 
 RIGHT = [

@@ -1,12 +1,37 @@
 """Answers to C2 (eps) beside the reference solution."""
 from answers import Answer
 
+ONE_TASK_PER_MISTAKE = True  # tests/suites.py: a wrong answer loses points in its own task only
+
+PASTE = "c2-batchnorm"
 JACOBIAN = "c2-jacobian"
 BOUND = "c2-bound"
 
 
 def _jacobian(body):
     return {JACOBIAN: "def xhat_jacobian(x, eps=1e-5):\n" + body}
+
+
+# The reference batch norm as a student pastes it (C3 pastes the same pair); a mistake is one of them with one thing changed.
+PASTED_FORWARD = """
+def batchnorm_forward(x, gamma, beta, eps=1e-5):
+    mu = x.mean(axis=0)
+    var = x.var(axis=0)
+    x_hat = (x - mu) / np.sqrt(var + eps)
+    return gamma * x_hat + beta, (x, x_hat, mu, var, gamma, eps)
+"""
+PASTED_BACKWARD = """
+def batchnorm_backward(dout, cache):
+    x, x_hat, mu, var, gamma, eps = cache
+    dx_hat = dout * gamma
+    dx = (dx_hat - dx_hat.mean(axis=0) - x_hat * (dx_hat * x_hat).mean(axis=0)) / np.sqrt(var + eps)
+    return dx, (dout * x_hat).sum(axis=0), dout.sum(axis=0)
+"""
+
+
+def pasted(forward=PASTED_FORWARD, backward=PASTED_BACKWARD):
+    """The code of a paste cell that holds the two functions."""
+    return forward.strip() + "\n\n\n" + backward.strip()
 
 
 WRONG = [
@@ -41,6 +66,20 @@ WRONG = [
     Answer("bound sqrt(eps)", {BOUND: "def gradient_bound(eps):\n    return np.sqrt(eps)\n"}, says="expected 100"),
     Answer("bound 1/sqrt(1 + eps) (the variance-1 case)", {BOUND: "def gradient_bound(eps):\n    return 1 / np.sqrt(1 + eps)\n"},
            says="expected 100"),
+]
+
+# Mistakes in the pasted batch norm (graded in B1 and B2): the tests here compare with the course's Jacobian, so they
+# cost nothing in this notebook (with the Jacobian written by hand, as the reference solution does).
+ELSEWHERE = [
+    Answer("pasted batchnorm_forward with the unbiased variance (ddof=1)",
+           {PASTE: pasted(forward=PASTED_FORWARD.replace("x.var(axis=0)", "x.var(axis=0, ddof=1)"))}),
+    Answer("pasted batchnorm_backward misses the term through the mean",
+           {PASTE: pasted(backward=PASTED_BACKWARD.replace("dx_hat - dx_hat.mean(axis=0) - ", "dx_hat - "))}),
+    Answer("nothing pasted (the cell's stub)", {PASTE: """
+        # Paste batchnorm_forward from B1 and batchnorm_backward from B2 here.
+        # YOUR CODE HERE
+        raise NotImplementedError()
+        """}),
 ]
 
 RIGHT = [

@@ -1,6 +1,10 @@
 """Answers to C3 (higher learning rates) beside the reference solution."""
 from answers import Answer
+from answers.part_c.c2_epsilon import PASTED_BACKWARD, PASTED_FORWARD, pasted
 
+ONE_TASK_PER_MISTAKE = True  # tests/suites.py: a wrong answer loses points in its own task only
+
+PASTE = "c3-batchnorm"
 LINEAR = "c3-bn-linear"
 STABLE = "c3-stable-lr"
 ALONG = "c3-along-gradient"
@@ -33,6 +37,13 @@ WRONG = [
             dh, _, _ = batchnorm_backward(dout / gamma, cache)
             return out, x.T @ dh
         """), says="dW"),
+    Answer("its own batch norm, with the unbiased variance", _linear("""
+            h = x @ W
+            mu, var = h.mean(axis=0), h.var(axis=0, ddof=1)
+            h_hat = (h - mu) / np.sqrt(var + 1e-5)
+            dh, _, _ = batchnorm_backward(dout, (h, h_hat, mu, var, gamma, 1e-5))
+            return gamma * h_hat + beta, x.T @ dh
+        """), says="ddof=1"),
     Answer("largest stable rate over all runs (ignores an earlier failure)", _stable("""
             stable = np.isfinite(final_losses) & (final_losses < initial_loss)
             return float(np.max(lrs[stable])) if stable.any() else None
@@ -57,6 +68,14 @@ WRONG = [
                 best = float(lr)
             return best
         """), says="not sorted"),
+    Answer("0.0 when no rate is stable", _stable("""
+            best = 0.0
+            for k in np.argsort(lrs):
+                if not (np.isfinite(final_losses[k]) and final_losses[k] < initial_loss):
+                    break
+                best = float(lrs[k])
+            return best
+        """), says="expected None"),
     Answer("returns the index", _stable("""
             best = None
             for k in np.argsort(lrs):
@@ -96,6 +115,21 @@ WRONG = [
             changes = np.array([grad_f(theta - eta * g) - g for eta in etas])
             return losses, changes
         """), says="shape"),
+]
+
+# Mistakes in the pasted batch norm (graded in B1 and B2): bn_linear builds on it, and its hidden test runs it with
+# the course's batch norm in place of the pasted one; the visible test checks only what holds for these too (the scale
+# invariance), so they cost nothing in this notebook. (A paste that is missing or raises does cost Task 1: bn_linear
+# cannot run at all, and the message names batchnorm_forward.)
+ELSEWHERE = [
+    Answer("pasted batchnorm_forward with the unbiased variance (ddof=1)",
+           {PASTE: pasted(forward=PASTED_FORWARD.replace("x.var(axis=0)", "x.var(axis=0, ddof=1)"))}),
+    Answer("pasted batchnorm_forward with eps outside the square root",
+           {PASTE: pasted(forward=PASTED_FORWARD.replace("np.sqrt(var + eps)", "(np.sqrt(var) + eps)"))}),
+    Answer("pasted batchnorm_backward misses the term through the mean",
+           {PASTE: pasted(backward=PASTED_BACKWARD.replace("dx_hat - dx_hat.mean(axis=0) - ", "dx_hat - "))}),
+    Answer("pasted batchnorm_backward forgets gamma",
+           {PASTE: pasted(backward=PASTED_BACKWARD.replace("dx_hat = dout * gamma", "dx_hat = dout"))}),
 ]
 
 RIGHT = [

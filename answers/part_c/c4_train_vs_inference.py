@@ -1,6 +1,9 @@
 """Answers to C4 (training vs inference) beside the reference solution."""
 from answers import Answer
 
+ONE_TASK_PER_MISTAKE = True  # tests/suites.py: a wrong answer loses points in its own task only
+
+PASTED = "c4-batchnorm"
 MATES = "c4-batchmates"
 RUNNING = "c4-running"
 GAP = "c4-gap"
@@ -30,6 +33,17 @@ def _inference(body):
 
 def _gap(body):
     return {GAP: "def mode_gap(x, gamma, beta, running_mean, running_var):\n" + body}
+
+
+def _pasted(mean="x.mean(axis=0)", var="x.var(axis=0)", root="np.sqrt(var + eps)", out="gamma * x_hat + beta"):
+    """A pasted batchnorm_forward of B1's with one part changed."""
+    return {PASTED: f"""
+        def batchnorm_forward(x, gamma, beta, eps=1e-5):
+            mu = {mean}
+            var = {var}
+            x_hat = (x - mu) / {root}
+            return {out}, (x, x_hat, mu, var, gamma, eps)
+        """}
 
 
 WRONG = [
@@ -76,12 +90,20 @@ WRONG = [
     Answer("inference without eps", _inference("""
             return gamma * (x - running_mean) / np.sqrt(running_var) + beta
         """), says="eps is left out"),
+    Answer("inference with eps outside the square root", _inference("""
+            return gamma * (x - running_mean) / (np.sqrt(running_var) + eps) + beta
+        """), says="eps is added outside the square root"),
     Answer("inference divides by the variance", _inference("""
             return gamma * (x - running_mean) / (running_var + eps) + beta
         """), says="sqrt(running_var + eps)"),
     Answer("gap without absolute value", _gap("""
             return float(np.mean(batchnorm_forward(x, gamma, beta)[0] - batchnorm_inference(x, gamma, beta, running_mean, running_var)))
         """), says="expected 0.99999"),
+    Answer("gap with the batch's own statistics passed to batchnorm_inference", _gap("""
+            train_out, _ = batchnorm_forward(x, gamma, beta)
+            eval_out = batchnorm_inference(x, gamma, beta, x.mean(axis=0), x.var(axis=0))
+            return float(np.mean(np.abs(train_out - eval_out)))
+        """), says="given the batch's own statistics"),
     Answer("gap as the largest difference", _gap("""
             d = batchnorm_forward(x, gamma, beta)[0] - batchnorm_inference(x, gamma, beta, running_mean, running_var)
             return float(np.abs(d).max())
@@ -92,6 +114,16 @@ WRONG = [
         """), says="should be a number"),
 ]
 
+# Mistakes in the pasted B1 code (graded there): this notebook's tests run the course's batch norm in its place.
+ELSEWHERE = [
+    Answer("pasted batchnorm_forward with the unbiased variance (ddof=1)", _pasted(var="x.var(axis=0, ddof=1)")),
+    Answer("pasted batchnorm_forward with eps outside the square root", _pasted(root="(np.sqrt(var) + eps)")),
+    Answer("pasted batchnorm_forward with gamma and beta swapped", _pasted(out="beta * x_hat + gamma")),
+    Answer("pasted batchnorm_forward with the statistics over axis 1",
+           _pasted(mean="x.mean(axis=1, keepdims=True)", var="x.var(axis=1, keepdims=True)")),
+    Answer("nothing pasted (the cell left as released)", {PASTED: "# Paste batchnorm_forward from B1 here.\n"}),
+]
+
 RIGHT = [
     Answer("batch built with np.concatenate, loop with an index", _mates("""
             K = mates.shape[0]
@@ -100,6 +132,10 @@ RIGHT = [
                 batch = np.concatenate([x0.reshape(1, -1), mates[k]], axis=0)
                 outs[k] = batchnorm_forward(batch, gamma, beta)[0][0, :]
             return outs
+        """)),
+    Answer("x0 put last in each batch, its (last) row kept", _mates("""
+            batches = [np.concatenate([others, x0[None]]) for others in mates]
+            return np.array([batchnorm_forward(batch, gamma, beta)[0][-1] for batch in batches])
         """)),
     Answer("update written as old + (1 - momentum) * (new - old)", {RUNNING: """
         def update_running(running_mean, running_var, mu, var, m, momentum=0.9):

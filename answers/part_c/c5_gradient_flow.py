@@ -1,6 +1,9 @@
 """Answers to C5 (gradient flow) beside the reference solution."""
 from answers import Answer
 
+ONE_TASK_PER_MISTAKE = True  # tests/suites.py: a wrong answer loses points in its own task only
+
+PASTED = "c5-batchnorm"
 PEAK = "c5-peak"
 REPORT = "c5-report"
 ENTROPY = "c5-entropy"
@@ -16,6 +19,28 @@ def _entropy(body):
 
 def _report(body):
     return {REPORT: "def layer_report(zs, dWs, threshold=4.0):\n" + body}
+
+
+_DX = "(dx_hat - dx_hat.mean(axis=0) - x_hat * (dx_hat * x_hat).mean(axis=0))"
+
+
+def _pasted(var="x.var(axis=0)", returned="out, cache", dx=_DX):
+    """The pasted batchnorm_forward of B1's and batchnorm_backward of B2's, with one part changed."""
+    return {PASTED: f"""
+        def batchnorm_forward(x, gamma, beta, eps=1e-5):
+            mu = x.mean(axis=0)
+            var = {var}
+            x_hat = (x - mu) / np.sqrt(var + eps)
+            out = gamma * x_hat + beta
+            cache = (x, x_hat, mu, var, gamma, eps)
+            return {returned}
+
+        def batchnorm_backward(dout, cache):
+            x, x_hat, mu, var, gamma, eps = cache
+            dx_hat = dout * gamma
+            dx = {dx} / np.sqrt(var + eps)
+            return dx, (dout * x_hat).sum(axis=0), dout.sum(axis=0)
+        """}
 
 
 WRONG = [
@@ -107,6 +132,18 @@ WRONG = [
                 out.append(np.mean(per_unit))
             return np.array(out)
         """), says="bins argument is ignored"),
+    Answer("entropy summed over the units, not averaged", _entropy("""
+            edges = np.linspace(0.0, 1.0, bins + 1)
+            out = []
+            for h in hs:
+                total = 0.0
+                for j in range(h.shape[1]):
+                    p = np.histogram(h[:, j], bins=edges)[0] / h.shape[0]
+                    p = p[p > 0]
+                    total += -(p * np.log2(p)).sum()
+                out.append(total)
+            return np.array(out)
+        """), says="mean over the layer's units"),
     Answer("empty bins give nan (0 log 0 not dropped)", _entropy("""
             edges = np.linspace(0, 1, bins + 1)
             out = []
@@ -118,6 +155,17 @@ WRONG = [
                 out.append(np.mean(per_unit))
             return np.array(out)
         """), says="layer_entropy"),
+]
+
+# Mistakes in the pasted B1 and B2 code (graded there): the network of this notebook's tests normalizes with the
+# course's batch norm.
+ELSEWHERE = [
+    Answer("pasted batchnorm_forward with the unbiased variance (ddof=1)", _pasted(var="x.var(axis=0, ddof=1)")),
+    Answer("pasted batchnorm_forward that returns out only (no cache)", _pasted(returned="out")),
+    Answer("pasted batchnorm_backward without the term through the mean",
+           _pasted(dx="(dx_hat - x_hat * (dx_hat * x_hat).mean(axis=0))")),
+    Answer("nothing pasted (the cell left as released)",
+           {PASTED: "# Paste batchnorm_forward from B1 and batchnorm_backward from B2 here.\n"}),
 ]
 
 RIGHT = [

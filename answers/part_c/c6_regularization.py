@@ -1,6 +1,9 @@
 """Answers to C6 (regularization) beside the reference solution."""
 from answers import Answer
 
+ONE_TASK_PER_MISTAKE = True  # tests/suites.py: a wrong answer loses points in its own task only
+
+PASTED = "c6-batchnorm"
 MEAN = "c6-mean-variance"
 NOISE = "c6-noise"
 
@@ -24,6 +27,37 @@ def _sim(body):
 
 def _noise(body):
     return {NOISE: "def bn_noise(x0, population, m, trials, rng):\n" + body}
+
+
+_NOISE_WITH_BATCHNORM = _noise("""
+            values = []
+            for _ in range(trials):
+                batch = np.concatenate([[x0], rng.choice(population, size=m - 1)])[:, None]
+                out, _ = batchnorm_forward(batch, np.ones(1), np.zeros(1), eps=1e-5)
+                values.append(out[0, 0])
+            return float(np.std(values))
+        """)
+
+
+def _pasted(var="x.var(axis=0)", dx="(dx_hat - dx_hat.mean(axis=0) - x_hat * (dx_hat * x_hat).mean(axis=0))",
+            inference="gamma * (x - running_mean) / np.sqrt(running_var + eps) + beta"):
+    """The pasted functions of B1, B2 and C4, with one part changed."""
+    return {PASTED: f"""
+        def batchnorm_forward(x, gamma, beta, eps=1e-5):
+            mu = x.mean(axis=0)
+            var = {var}
+            x_hat = (x - mu) / np.sqrt(var + eps)
+            return gamma * x_hat + beta, (x, x_hat, mu, var, gamma, eps)
+
+        def batchnorm_backward(dout, cache):
+            x, x_hat, mu, var, gamma, eps = cache
+            dx_hat = dout * gamma
+            dx = {dx} / np.sqrt(var + eps)
+            return dx, (dout * x_hat).sum(axis=0), dout.sum(axis=0)
+
+        def batchnorm_inference(x, gamma, beta, running_mean, running_var, eps=1e-5):
+            return {inference}
+        """}
 
 
 WRONG = [
@@ -53,12 +87,31 @@ WRONG = [
             b = np.concatenate([np.full((trials, 1), x0), mates], axis=1)
             return float(((x0 - b.mean(axis=1)) / np.sqrt(b.var(axis=1) + 1e-5)).var())
         """), says="(not the variance)"),
+    Answer("the unbiased batch variance (ddof=1)", _noise("""
+            mates = rng.choice(population, size=(trials, m - 1))
+            b = np.concatenate([np.full((trials, 1), x0), mates], axis=1)
+            return float(((x0 - b.mean(axis=1)) / np.sqrt(b.var(axis=1, ddof=1) + 1e-5)).std())
+        """), says="unbiased batch variance (ddof=1)"),
     Answer("statistics over the trials axis", _noise("""
             mates = rng.choice(population, size=(trials, m - 1))
             b = np.concatenate([np.full((trials, 1), x0), mates], axis=1)
             x_hat = (b - b.mean(axis=0)) / np.sqrt(b.var(axis=0) + 1e-5)
             return float(x_hat[:, 0].std())
         """), says="bn_noise(1.0, population, m=16, ...)"),
+]
+
+# Mistakes in the pasted B1, B2 and C4 code (graded there): bn_noise's tests run the course's batch norm in its place.
+ELSEWHERE = [
+    Answer("pasted batchnorm_forward with the unbiased variance (ddof=1)", _pasted(var="x.var(axis=0, ddof=1)")),
+    Answer("pasted batchnorm_forward with ddof=1, and bn_noise that calls it",
+           _pasted(var="x.var(axis=0, ddof=1)") | _NOISE_WITH_BATCHNORM),
+    Answer("pasted batchnorm_backward without the term through the mean",
+           _pasted(dx="(dx_hat - x_hat * (dx_hat * x_hat).mean(axis=0))")),
+    Answer("pasted batchnorm_inference with the batch's own statistics",
+           _pasted(inference="gamma * (x - x.mean(axis=0)) / np.sqrt(x.var(axis=0) + eps) + beta")),
+    Answer("nothing pasted (the cell left as released)",
+           {PASTED: "# Paste batchnorm_forward from B1 and batchnorm_backward from B2 and batchnorm_inference from C4 "
+                    "here.\n"}),
 ]
 
 RIGHT = [
@@ -68,12 +121,5 @@ RIGHT = [
                 means.append(np.mean(rng.choice(population, size=m)))
             return float(np.var(means))
         """)),
-    Answer("noise with the student's batchnorm_forward, one batch at a time", _noise("""
-            values = []
-            for _ in range(trials):
-                batch = np.concatenate([[x0], rng.choice(population, size=m - 1)])[:, None]
-                out, _ = batchnorm_forward(batch, np.ones(1), np.zeros(1), eps=1e-5)
-                values.append(out[0, 0])
-            return float(np.std(values))
-        """)),
+    Answer("noise with the student's batchnorm_forward, one batch at a time", _NOISE_WITH_BATCHNORM),
 ]
