@@ -1,4 +1,5 @@
-"""The course folder, its configuration and nbgrader's API on it."""
+"""The course folder, its configuration and nbgrader's API on it; what a command checks before it
+starts (the folder, whether it can write there, the gradebook, another command at work)."""
 import csv
 import os
 import sys
@@ -11,18 +12,172 @@ ASSIGNMENTS = ("part_a", "part_b", "part_c")
 CONFIG_FILE = "nbgrader_config.py"
 
 
+class Refused(ValueError):
+    """A command that cannot be meant, refused before it did anything: its message is one line
+    saying what is wrong and what to do (the command line exits with 2)."""
+
+
+def is_course(folder):
+    """True when `folder` is a course folder: it holds nbgrader_config.py and source/."""
+    folder = Path(folder)
+    return (folder / CONFIG_FILE).is_file() and (folder / "source").is_dir()
+
+
 def course_root(start=None):
     """The course folder: the nearest folder at or above `start` (default: the current folder)
-    with an nbgrader_config.py and a source/ folder, else the folder this package sits in.
+    with an nbgrader_config.py and a source/ folder. Nothing else is ever taken for the course
+    (not the folder this package sits in: that may be another class's).
 
-    Raises FileNotFoundError when there is none.
+    Raises Refused when there is none, saying where it looked.
     """
     here = Path(start or os.getcwd()).resolve()
-    for folder in (here, *here.parents, Path(__file__).resolve().parents[1]):
-        if (folder / CONFIG_FILE).is_file() and (folder / "source").is_dir():
+    for folder in (here, *here.parents):
+        if is_course(folder):
             return folder
-    raise FileNotFoundError(
-        f"no course here: run this inside the course folder (the one with {CONFIG_FILE} and source/)")
+    raise Refused(f"no course folder in {here} or above it (a course folder holds {CONFIG_FILE} and source/): "
+                  "run the command inside one, or name it with --root PATH")
+
+
+def given_root(path):
+    """The course folder named by --root, resolved; raises Refused when it is not one."""
+    folder = Path(path).expanduser().resolve()
+    if not folder.is_dir():
+        raise Refused(f"--root {path}: no such folder")
+    if not is_course(folder):
+        missing = CONFIG_FILE if not (folder / CONFIG_FILE).is_file() else "source/"
+        raise Refused(f"--root {path}: not a course folder (it has no {missing}); name the folder that holds "
+                      f"{CONFIG_FILE} and source/")
+    return folder
+
+
+def require_writable(root, names):
+    """Raise Refused unless this process can write the course folder's `names` ("release",
+    "gradebook.db", ...; those that do not exist yet: the folder they would be made in)."""
+    root = Path(root)
+    for name in ("", *names):
+        path = root / name
+        while not path.exists() and path != root:
+            path = path.parent
+        if not os.access(path, os.W_OK):
+            shown = f"{path}{os.sep if path.is_dir() else ''}"
+            raise Refused(f"cannot write {shown} (read-only, or not yours): nothing was done; run the command "
+                          "as the course's owner, or on a writable copy of the course")
+
+
+@contextmanager
+def exclusive(root, db_url):
+    """Hold the course folder for one command that writes a SQLite gradebook: a second one (two
+    `course grade` runs at once, say) is refused instead of writing the same files and gradebook.
+    A PostgreSQL gradebook is shared by design (graders on several machines): nothing is held.
+    The lock is the operating system's (flock on the folder), so it ends with the process."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no flock (and no grading, see grader.cli)
+        yield
+        return
+    if not str(db_url).startswith("sqlite"):
+        yield
+        return
+    fd = os.open(root, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise Refused(f"another course command (course grade, demo or release) is working on {root} and its "
+                          "SQLite gradebook: wait until it has ended, then run this one again") from None
+        yield
+    finally:
+        os.close(fd)
+
+
+def sqlite_path(url):
+    """The file of a sqlite:/// URL (None for an in-memory database)."""
+    from sqlalchemy.engine import make_url
+
+    database = make_url(url).database
+    return None if database in (None, "", ":memory:") else Path(database)
+
+
+def shown_url(url):
+    """The gradebook URL as it may be printed: without a password."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 (a URL SQLAlchemy cannot parse is shown as given)
+        return str(url)
+
+
+def check_gradebook(url, must_exist=False):
+    """Raise Refused (one line: the path or URL, what is wrong, what to do) unless the gradebook
+    `url` can be opened. Reads only: a SQLite file is opened read-only, and nothing is created.
+    must_exist: refuse a gradebook that is not there yet (a missing SQLite file, a database
+    without nbgrader's tables) instead of letting nbgrader make a new one."""
+    import sqlite3
+
+    from sqlalchemy import create_engine, inspect
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    shown = shown_url(url)
+    if str(url).startswith("sqlite"):
+        try:
+            path = sqlite_path(url)
+        except ArgumentError:
+            raise Refused(f"the gradebook URL {shown} is not one SQLAlchemy can read: "
+                          "write sqlite:////absolute/path/gradebook.db") from None
+        if path is None:
+            return
+        if not path.parent.is_dir():
+            raise Refused(f"cannot open the gradebook {path}: the folder {path.parent} does not exist "
+                          "(check --db-url or COURSE_DB_URL)")
+        if not path.exists():
+            if must_exist:
+                raise Refused(f"no gradebook at {path}: grade the class first (course grade), or name the "
+                              "gradebook with --db-url")
+            return
+        try:
+            connection = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
+            try:
+                result = connection.execute("PRAGMA quick_check").fetchone()
+                tables = {r[0] for r in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            finally:
+                connection.close()
+        except sqlite3.Error as error:
+            raise Refused(f"cannot open the gradebook {path}: {error} (is it an nbgrader gradebook?); restore it "
+                          "from a backup, or move it aside and grade again to start a new one (grades given "
+                          "by hand in formgrader are only in the old one)") from None
+        if result and result[0] != "ok":
+            raise Refused(f"the gradebook {path} is damaged (SQLite: {result[0]}); restore it from a backup, "
+                          "or move it aside and grade again to start a new one")
+        if tables and "assignment" not in tables:
+            raise Refused(f"{path} is an SQLite database but not an nbgrader gradebook (no assignment table); "
+                          "name the gradebook with --db-url")
+        if must_exist and not tables:
+            raise Refused(f"the gradebook {path} is empty: grade the class first (course grade)")
+        return
+    try:
+        engine = create_engine(url)
+    except ArgumentError:
+        raise Refused(f"the gradebook URL {shown} is not a database URL: write sqlite:////path/gradebook.db "
+                      "or postgresql+psycopg://USER@HOST/DATABASE") from None
+    except NoSuchModuleError:
+        scheme = str(url).split("://", 1)[0]
+        raise Refused(f"the gradebook URL {shown}: SQLAlchemy knows no database {scheme!r}; write "
+                      "sqlite:////path/gradebook.db or postgresql+psycopg://USER@HOST/DATABASE") from None
+    except ImportError as error:
+        raise Refused(f"the gradebook {shown} needs a driver that is not installed ({error}); "
+                      "install it (PostgreSQL: pip install 'psycopg[binary]')") from None
+    try:
+        with engine.connect() as connection:
+            tables = inspect(connection).get_table_names()
+    except Exception as error:  # noqa: BLE001 (whatever the driver raises: said in one line)
+        reason = str(getattr(error, "orig", None) or error).strip().splitlines()
+        raise Refused(f"cannot open the gradebook {shown}: {reason[0] if reason else type(error).__name__}; "
+                      "is the database server running, and the URL right?") from None
+    finally:
+        engine.dispose()
+    if must_exist and "assignment" not in tables:
+        raise Refused(f"the database {shown} holds no gradebook yet: grade the class first (course grade)")
 
 
 def load_config(config_dir, overrides=None, **course_directory):
@@ -96,11 +251,22 @@ def source_notebooks(root, assignment):
 
 
 def require_success(result, what):
+    """`result` (what an NbGraderAPI call returns) when it succeeded; else RuntimeError, whose
+    first line says what failed and why (the last exception nbgrader logged), the log's errors
+    below it."""
     if not result.get("success"):
         errors = [l for l in (result.get("log") or "").splitlines() if "ERROR" in l or l.startswith(" ")]
         detail = "\n".join(errors[-30:]) or result.get("error") or ""
-        raise RuntimeError(f"{what} failed:\n{detail}")
+        causes = [line.strip() for line in detail.splitlines() if _is_exception_line(line.strip())]
+        raise RuntimeError(f"{what} failed" + (f": {causes[-1]}" if causes else "") + f"\n{detail}")
     return result
+
+
+def _is_exception_line(line):
+    """True for the last line of a Python traceback ("OSError: [Errno 28] No space left on device"):
+    a dotted name, a colon, a message."""
+    name, colon, _ = line.partition(":")
+    return bool(colon) and not line.startswith("[") and all(part.isidentifier() for part in name.split("."))
 
 
 def read_csv(path):

@@ -32,7 +32,7 @@ import nbformat
 
 from grader import sandbox
 from grader.coursedir import (
-    assignments, course_root, grading_key, make_api, require_success, source_notebooks, stderr_to,
+    Refused, assignments, course_root, grading_key, make_api, require_success, source_notebooks, stderr_to,
     working_directory)
 from grader.execute import last_failure
 from grader.progress import GradingProgress
@@ -107,12 +107,14 @@ def _why_not_graded(failure, log):
     return NOT_GRADED, "could not be graded: " + (errors[-1][:200] if errors else "see grading.log") + ": scored 0"
 
 
-def _ungraded_page(path, notebook, problem):
+def _ungraded_page(path, notebook, problem, reason=""):
     path.parent.mkdir(parents=True, exist_ok=True)
+    said = f"This notebook was {problem}: it scores 0." if reason == MISSING else (
+        f"This notebook could not be graded: {problem}.")
     path.write_text(
         "<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>{0}</title></head><body>\n"
-        "<h4>{0} (Score: 0)</h4>\n<p>This notebook could not be graded: {1}.</p>\n"
-        "</body></html>\n".format(html.escape(notebook), html.escape(problem)))
+        "<h4>{0} (Score: 0)</h4>\n<p>{1}</p>\n"
+        "</body></html>\n".format(html.escape(notebook), html.escape(said)))
 
 
 def _grade_notebook(api, scratch, task, assignment, path, source_path, row, outcome):
@@ -167,9 +169,10 @@ def grade_student(task, report=None):
 
     task: dict(root, template, template_sha256 ({file of the template: SHA-256}, checked before a
     file is used: a changed one fails this student with TemplateChanged), student, timeout,
-    feedback, duedates, and killed: {"part_b/b1_forward": why} for notebooks that killed an
-    earlier worker, scored 0 with that reason); report(step, scratch), if given, is called
-    before each notebook (grader.workers).
+    feedback, duedates, notebooks (["part_b/b1_forward", ...]: grade only these, leaving the
+    student's other notebooks, their autograded files and feedback as they are; None: all), and
+    killed: {"part_b/b1_forward": why} for notebooks that killed an earlier worker, scored 0 with
+    that reason); report(step, scratch), if given, is called before each notebook (grader.workers).
     Each notebook is read and repaired (grader.repair) and graded
     on its own (a kernel that dies loses only its notebook), in a kernel started in an empty
     folder, each test cell judged in this process (grader.judge).
@@ -188,9 +191,10 @@ def grade_student(task, report=None):
             overrides["IsolatedExecute.timeout"] = task["timeout"]
         api = make_api(root, root=str(scratch), db_url=f"sqlite:///{scratch / 'gradebook.db'}",
                        overrides=overrides)
+        only = task.get("notebooks")
         for assignment in assignments(root):
             handed_in = root / "submitted" / student / assignment
-            if not handed_in.is_dir():
+            if not handed_in.is_dir() or (only is not None and not any(n.startswith(f"{assignment}/") for n in only)):
                 continue
             if (task.get("duedates") or {}).get(assignment):
                 # the class gradebook's due date, so that nbgrader's AssignLatePenalties applies
@@ -216,6 +220,8 @@ def grade_student(task, report=None):
                            and not (shipped / p.relative_to(handed_in)).is_file())
             if extra:
                 outcome.notes.append(f"{assignment}: files not graded: {', '.join(extra)}")
+            if only is not None:
+                expected = {n: p for n, p in expected.items() if f"{assignment}/{p.stem}" in only}
             graded = []
             for name, source_path in expected.items():
                 row = NotebookOutcome(assignment, source_path.stem)
@@ -227,7 +233,7 @@ def grade_student(task, report=None):
                 if report is not None:
                     report(step, str(scratch))
                 if not (handed_in / name).is_file():
-                    row.problem, row.reason = "not submitted: scored 0", MISSING
+                    row.problem, row.reason = f"not submitted ({assignment} was handed in without {name})", MISSING
                     continue
                 try:
                     if _grade_notebook(api, scratch, task, assignment, handed_in / name, source_path, row, outcome):
@@ -250,16 +256,20 @@ def grade_student(task, report=None):
                     result = api.generate_feedback(assignment, SCRATCH_ID, force=True)
                 if not result.get("success"):
                     outcome.notes.append(f"{assignment}: some feedback could not be written (see grading.log)")
-            for folder in ("autograded", "feedback"):
+            for folder, suffix in (("autograded", ".ipynb"), ("feedback", ".html")):
                 mine = root / folder / student / assignment
-                shutil.rmtree(mine, ignore_errors=True)
+                if only is None:
+                    shutil.rmtree(mine, ignore_errors=True)
+                else:  # the notebooks graded now replace theirs; the others' files stay
+                    for path in expected.values():
+                        (mine / f"{path.stem}{suffix}").unlink(missing_ok=True)
                 if (scratch / folder / SCRATCH_ID / assignment).is_dir():
-                    shutil.copytree(scratch / folder / SCRATCH_ID / assignment, mine)
+                    shutil.copytree(scratch / folder / SCRATCH_ID / assignment, mine, dirs_exist_ok=True)
             if task.get("feedback", True):
                 for row in outcome.notebooks:
                     if row.assignment == assignment and row.problem:
                         _ungraded_page(root / "feedback" / student / assignment / f"{row.notebook}.html",
-                                       row.notebook, row.problem)
+                                       row.notebook, row.problem, row.reason)
     except Exception:  # noqa: BLE001 (reported as a failure of the grader, not of the student)
         import traceback
 
@@ -291,11 +301,19 @@ def _autograde_notebook(api, scratch, assignment, name, student, row):
     return False
 
 
-def _init_worker(memory_mb):
+_STEPS = None  # in a worker: the write end of the pipe that tells the run which notebook begins
+
+
+def _init_worker(memory_mb, steps=None):
     """A grading process: a memory ceiling for it and the kernels it starts, one BLAS thread
-    (the same numbers in serial and parallel runs), and no gradebook address for student code."""
+    (the same numbers in serial and parallel runs), and no gradebook address for student code.
+    steps: a connection to send (student, "part_b/b1_forward") to before each notebook (the
+    progress bar of grade_class); every worker writes into the same pipe, each message in one
+    write of a few bytes, which a pipe never interleaves."""
     import resource
 
+    global _STEPS
+    _STEPS = steps
     for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[name] = "1"
     os.environ.pop("COURSE_DB_URL", None)
@@ -304,6 +322,19 @@ def _init_worker(memory_mb):
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     logging.getLogger("traitlets").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
+
+
+def _grade_student_telling(task, report):
+    """grade_student, and each notebook's start sent to the run's progress bar (_init_worker)."""
+    def step(where, scratch=None):
+        report(where, scratch)
+        if _STEPS is not None:
+            try:
+                _STEPS.send((task["student"], where))
+            except OSError:  # the run is gone or done: only the bar misses a step
+                pass
+
+    return grade_student(task, step)
 
 
 def _build_template(root, folder, db_url=None):
@@ -357,11 +388,13 @@ def _ensure_assignments(api, root):
 
 class ClassGrades(dict):
     """{student: [NotebookGrade]}, with what else the run found: .notes (files and folders not
-    graded) and .failures ({student: traceback} where the grader itself failed)."""
+    graded), .failures ({student: traceback} where the grader itself failed) and .selection (the
+    notebooks graded, ["part_b/b1_forward", ...], when only part of the course was; else None:
+    the rows then hold every notebook)."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.notes, self.failures = [], {}
+        self.notes, self.failures, self.selection = [], {}, None
 
 
 KILLED = ("the grading process was killed while grading this notebook (its code ended the "
@@ -396,9 +429,93 @@ def find_students(root):
     return students, notes
 
 
+@dataclass
+class Plan:
+    """What a grading run will grade (grader.grading.plan), checked before anything is done."""
+    students: list                # student ids, as their folders in submitted/
+    notebooks: list               # ["part_b/b1_forward", ...]: what is graded of each student
+    partial: bool                 # only part of the course (--assignment, --notebook)
+    handed_in: dict               # student -> {"part_b/b1_forward": True when the file is there}
+    notes: list = field(default_factory=list)   # entries of submitted/ that are not graded
+
+
+def _listed(names, limit=12):
+    names = list(names)
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "") if names else "none"
+
+
+def _notebook_named(name, course):
+    """The "part_b/b1_forward" that `name` means ("b1", "b1_forward", "b1_forward.ipynb",
+    "part_b/b1_forward"), or None."""
+    name = name.strip().removesuffix(".ipynb")
+    for assignment, stems in course.items():
+        for stem in stems:
+            if name in (stem, stem.split("_", 1)[0], f"{assignment}/{stem}"):
+                return f"{assignment}/{stem}"
+    return None
+
+
+def plan(root, students=None, assignment_ids=None, notebooks=None):
+    """The Plan of a grading run over the course in `root`: every student folder of submitted/
+    (or only `students`), every notebook of the course (or those of `assignment_ids`, or the
+    `notebooks` named as in _notebook_named). Raises Refused, before anything is done, for a
+    student without a folder in submitted/ (naming those there), an assignment or notebook the
+    course does not have, and a class with nothing to grade. An assignment folder the course does
+    not have (submitted/alice/part_z) and a file beside the assignment folders are notes."""
+    root = Path(root)
+    course = {a: [p.stem for p in source_notebooks(root, a)] for a in assignments(root)}
+    found, notes = find_students(root)
+    students = None if students is None else list(students)
+    if students is not None and not students:
+        raise Refused("no student named: nothing to grade")
+    if students is None:
+        if not found:
+            raise Refused(f"nothing to grade: {root / 'submitted'} has no student folders (each student's files go "
+                          "into submitted/<student>/<part>/; nbgrader collect puts them there)")
+        students = found
+    else:
+        students = list(dict.fromkeys(students))
+        unknown = [s for s in students if s not in found]
+        if unknown:
+            raise Refused(f"no student {_listed(map(repr, unknown))} in {root / 'submitted'} (students there: "
+                          f"{_listed(found)}); nothing was graded")
+    chosen = [f"{a}/{n}" for a, stems in course.items() for n in stems]
+    if assignment_ids:
+        unknown = [a for a in assignment_ids if a not in course]
+        if unknown:
+            raise Refused(f"no assignment {_listed(map(repr, unknown))} in this course (its assignments: "
+                          f"{_listed(course)})")
+        chosen = [n for n in chosen if n.split("/", 1)[0] in assignment_ids]
+    if notebooks:
+        named = {name: _notebook_named(name, course) for name in notebooks}
+        unknown = [name for name, found_as in named.items() if found_as is None]
+        if unknown:
+            shorts = [n.split("_", 1)[0] for stems in course.values() for n in stems]
+            raise Refused(f"no notebook {_listed(map(repr, unknown))} in this course (its notebooks: "
+                          f"{_listed(shorts, 20)}, or their full names such as b1_forward)")
+        outside = [name for name, found_as in named.items() if found_as not in chosen]
+        if outside:
+            raise Refused(f"notebook {_listed(map(repr, outside))} is not in --assignment "
+                          f"{', '.join(assignment_ids)}: name one or the other")
+        chosen = [n for n in chosen if n in named.values()]
+    handed_in, known = {}, set(course)
+    for student in students:
+        folder = root / "submitted" / student
+        handed_in[student] = {n: (folder / f"{n}.ipynb").is_file() for n in chosen}
+        for entry in sorted(folder.iterdir()):
+            if entry.name.startswith(".") or entry.name in known and entry.is_dir():
+                continue
+            what = ("not an assignment of this course" if entry.is_dir() else
+                    "a file outside the assignment folders")
+            notes.append(f"submitted/{student}/{entry.name}: {what} ({', '.join(course)}); not graded")
+    return Plan(students, chosen, chosen != [f"{a}/{n}" for a, stems in course.items() for n in stems],
+                handed_in, notes)
+
+
 def grade_class(root=None, students=None, feedback=True, export=True, progress=print, jobs=1,
                 timeout=None, memory_mb=DEFAULT_MEMORY_MB, db_url=None, bar=False,
-                unsandboxed=False):
+                unsandboxed=False, assignment_ids=None, notebooks=None):
     """Autograde every submission in submitted/ (or only `students`), write HTML feedback and
     exports/grades.csv. Returns ClassGrades {student: [NotebookGrade]}.
 
@@ -408,20 +525,27 @@ def grade_class(root=None, students=None, feedback=True, export=True, progress=p
     timeout: seconds per cell (default: nbgrader_config.py); memory_mb: address-space ceiling per
     grading process and its kernels. A student's faults cost only their points; an exception of
     the grader itself lands in .failures and the other students are still graded.
-    bar: show a progress bar instead of a line per student when stdout is a terminal
-    (grader.progress).
+    bar: show a progress bar (students and notebooks done, a step per notebook) instead of a
+    line per student when stdout is a terminal (grader.progress).
+    assignment_ids, notebooks: grade only these (see plan()); the rows returned are then those
+    notebooks', .selection names them, and the student's other grades stay as they were.
+    Refused (before anything is done) for what plan() refuses.
     Every kernel runs in the sandbox (grader.sandbox); where it cannot run, SandboxMissing is
     raised before anything is graded. `unsandboxed`: run the kernels without it (said in the notes).
     """
+    import multiprocessing
+    import threading
+
     from nbgrader.api import Gradebook
 
-    sandboxed = sandbox.require(unsandboxed)
     root = Path(root or course_root())
+    chosen = plan(root, students, assignment_ids, notebooks)
+    sandboxed = sandbox.require(unsandboxed)
     api = make_api(root, **({"db_url": db_url} if db_url else {}))
-    found, notes = find_students(root)
-    students = list(students) if students is not None else found
+    students = chosen.students
     grades = ClassGrades()
-    grades.notes += notes
+    grades.notes += chosen.notes
+    grades.selection = chosen.notebooks if chosen.partial else None
     if not sandboxed:
         grades.notes.append("graded WITHOUT the sandbox (--unsandboxed): students' code ran with the "
                             "grader's rights")
@@ -434,12 +558,26 @@ def grade_class(root=None, students=None, feedback=True, export=True, progress=p
             duedates = {a.name: a.duedate for a in gb.assignments if a.duedate}
         tasks = [dict(root=str(root), template=template, template_sha256=template_sha256, student=s,
                       timeout=timeout, sandbox=sandboxed, feedback=feedback, duedates=duedates,
-                      sizes_key=grading_key(root))
+                      sizes_key=grading_key(root), notebooks=grades.selection)
                  for s in students]
-        per_student = sum(len(source_notebooks(root, a)) for a in assignments(root))
-        with Workers(jobs, _init_worker, (memory_mb,), grade_student, isolate=sandboxed) as pool, GradingProgress(
-                len(tasks), len(tasks) * per_student, enabled=None if bar else False) as shown:
+        per_student = len(chosen.notebooks)
+        steps, tell = multiprocessing.get_context("spawn").Pipe(duplex=False)
+        with Workers(jobs, _init_worker, (memory_mb, tell), _grade_student_telling, isolate=sandboxed) as pool, \
+                GradingProgress(len(tasks), len(tasks) * per_student, enabled=None if bar else False) as shown:
             say = shown.write if shown.shown else progress
+
+            def listen():  # each notebook's start, from the workers: the bar moves a notebook at a time
+                while True:
+                    try:
+                        message = steps.recv()
+                    except (EOFError, OSError):
+                        return
+                    if message is None:
+                        return
+                    shown.begin(message[0], per_student)
+
+            listener = threading.Thread(target=listen, daemon=True)
+            listener.start()
             if sandboxed and not pool.isolated:
                 grades.notes.append("the grading processes ran without a PID namespace of their own "
                                     "(bubblewrap could not make one here)")
@@ -464,20 +602,27 @@ def grade_class(root=None, students=None, feedback=True, export=True, progress=p
                     if outcome.error:
                         grades.failures[student] = outcome.error
                         say(f"FAILED to grade {student}: {outcome.error.strip().splitlines()[-1]}")
-                        shown.update(per_student)
+                        shown.done(student, per_student)
                         continue
                     with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
                         merge_outcome(gb, outcome)
-                    shown.update(per_student)
+                    shown.done(student, per_student)
                     if not shown.shown:
                         progress(f"graded {student}")
             except KeyboardInterrupt:
                 # Ctrl-C: start no more students; those graded so far are in the gradebook
                 say(f"interrupted: {len(outcomes)} of {len(tasks)} students graded and recorded")
                 raise
+            finally:
+                tell.send(None)
+                listener.join(5)
+                steps.close()
+                tell.close()
         if export:
             export_csv(api, root / "exports" / "grades.csv")
-    grades.update(read_grades(api, root, students, outcomes=outcomes))
+    rows = read_grades(api, root, students, outcomes=outcomes)
+    grades.update({s: [r for r in rows[s] if grades.selection is None or r.name in grades.selection]
+                   for s in students})
     for student in students:
         grades.notes += [f"{student}: {note}" for note in outcomes.get(student, StudentOutcome(student)).notes]
     return grades

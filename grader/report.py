@@ -243,6 +243,8 @@ def collect(root=None, db_url=None):
 
     root = Path(root or coursedir.course_root())
     api = coursedir.make_api(root, **({"db_url": db_url} if db_url else {}))
+    # a report of no gradebook is refused (grader.coursedir.Refused); nbgrader would make an empty one
+    coursedir.check_gradebook(api.coursedir.db_url, must_exist=True)
     results = _load_results(root)
     notebooks, tests, flagged, sources = [], [], [], {}
     with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:

@@ -186,7 +186,14 @@ def available():
         except (OSError, subprocess.TimeoutExpired) as error:
             return f"bubblewrap could not start a sandbox ({error}); " + HOW
     if result.returncode != 0:
-        return f"bubblewrap could not start a sandbox ({result.stderr.strip()[-300:]}); " + HOW
+        said = result.stderr.strip().splitlines()
+        if any(line.startswith("bwrap:") for line in said) or not said:
+            return f"bubblewrap could not start a sandbox ({result.stderr.strip()[-300:]}); " + HOW
+        # the sandbox ran, and Python in it failed: bubblewrap is not what is missing
+        return (f"the sandbox started, but Python in it could not import the course ({said[-1][-300:]}); it "
+                "sees only the system's /usr, this Python installation and the installed package `course`: "
+                "install the course into this Python (`pip install -e .` in the course folder, as ./run setup "
+                "does) and make sure what it imports lives there")
     return None
 
 

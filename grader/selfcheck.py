@@ -3,37 +3,45 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import nbformat
-
-from grader import sandbox
-from grader.coursedir import (
-    ASSIGNMENTS, course_root, grading_key, make_api, require_success, source_notebooks, working_directory)
-from grader.grading import NotebookOutcome, grade_notebook
-from grader.record import NotebookGrade, failures
-from grader.repair import read_submission
+from grader.coursedir import ASSIGNMENTS, Refused, course_root, source_notebooks
 
 
 def find_source(root, notebook_path):
-    """(assignment, source path) of the course notebook that `notebook_path` is a copy of."""
-    name = Path(notebook_path).name
+    """(assignment, source path) of the course notebook that `notebook_path` is a copy of.
+    Raises Refused at once (before the grader's start-up) for a folder, or a name that is not one
+    of this course's notebooks."""
+    path = Path(notebook_path)
+    if path.is_dir():
+        raise Refused(f"{notebook_path} is a folder: name one notebook in it, e.g. "
+                      f"{path / 'b1_forward.ipynb'}")
+    name = path.name
     for assignment in ASSIGNMENTS:
         candidate = Path(root) / "source" / assignment / name
         if candidate.exists():
             return assignment, candidate
     known = ", ".join(p.name for a in ASSIGNMENTS for p in source_notebooks(root, a))
-    raise FileNotFoundError(f"{name} is not a notebook of this course (known: {known})")
+    raise Refused(f"{name} is not a notebook of this course (known: {known})")
 
 
 def check_notebook(notebook_path, root=None, unsandboxed=False):
     """Grade one filled-in notebook against the hidden tests, in a scratch course that shares
     nothing with the course's gradebook, its kernel in the sandbox as in grade_class (and the
     same `unsandboxed`). Returns (NotebookGrade, [(grade_id, score, max, message)])."""
+    import nbformat
     from nbgrader.api import Gradebook
 
-    sandboxed = sandbox.require(unsandboxed)
+    from grader import sandbox
+    from grader.coursedir import grading_key, make_api, require_success, working_directory
+    from grader.grading import NotebookOutcome, grade_notebook
+    from grader.record import NotebookGrade, failures
+    from grader.repair import read_submission
+
     root = Path(root or course_root())
     notebook_path = Path(notebook_path).resolve()
-    assignment, source = find_source(root, notebook_path)
+    assignment, source = find_source(root, notebook_path)  # refused before the sandbox's probe
+    sandboxed = sandbox.require(unsandboxed)
+    if not notebook_path.is_file():
+        raise Refused(f"{notebook_path}: no such file")
     handed_in, problem = read_submission(notebook_path)
     if handed_in is None:
         raise ValueError(f"{notebook_path.name}: {problem}")

@@ -1,4 +1,4 @@
-"""The project installs as described: pyproject, environment.yml and constraints agree."""
+"""The project installs as described: pyproject, the conda environments and constraints agree."""
 import re
 import sys
 import tomllib
@@ -8,6 +8,9 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+# environment.yml: students and self-learners (and Binder); environment-dev.yml: also the tests'
+ENVIRONMENTS = {"environment.yml": ("dependencies",), "environment-dev.yml": ("dependencies", "test")}
+CONDA_NAMES = {"playwright-python": "playwright"}  # conda-forge's name: PyPI's
 
 
 def _name(requirement):
@@ -18,30 +21,54 @@ def _pyproject():
     return tomllib.loads((ROOT / "pyproject.toml").read_text())
 
 
-def _conda_names():
-    env = yaml.safe_load((ROOT / "environment.yml").read_text())
-    names = {_name(d) for d in env["dependencies"] if isinstance(d, str)}
+def _environment(file):
+    return yaml.safe_load((ROOT / file).read_text())
+
+
+def _pip(env):
+    return next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+
+
+def _conda_names(file):
+    """PyPI's names of what the environment installs: conda's packages and pip's, but the course."""
+    env = _environment(file)
+    names = {CONDA_NAMES.get(_name(d), _name(d)) for d in env["dependencies"] if isinstance(d, str)}
+    names |= {_name(d) for d in _pip(env) if not d.startswith("-")}
     return names - {"python", "pip"}
 
 
-def test_environment_yml_lists_the_same_dependencies_as_pyproject():
+@pytest.mark.parametrize("file", ENVIRONMENTS)
+def test_each_environment_lists_the_dependencies_of_pyproject(file):
     project = _pyproject()["project"]
-    wanted = {_name(d) for d in project["dependencies"] + project["optional-dependencies"]["test"]}
-    assert _conda_names() == wanted, (
-        f"only in environment.yml: {sorted(_conda_names() - wanted)}; "
-        f"only in pyproject.toml: {sorted(wanted - _conda_names())}")
+    wanted = {_name(d) for d in project["dependencies"]}
+    if "test" in ENVIRONMENTS[file]:
+        wanted |= {_name(d) for d in project["optional-dependencies"]["test"]}
+    assert _conda_names(file) == wanted, (
+        f"only in {file}: {sorted(_conda_names(file) - wanted)}; "
+        f"only in pyproject.toml: {sorted(wanted - _conda_names(file))}")
 
 
-def test_environment_yml_installs_the_course_with_pip():
-    env = yaml.safe_load((ROOT / "environment.yml").read_text())
-    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+@pytest.mark.parametrize("file", ENVIRONMENTS)
+def test_each_environment_installs_the_course_with_pip(file):
+    pip = _pip(_environment(file))
     assert "-e ." in pip
+    assert all(not d.startswith("-") or d == "-e ." for d in pip), "pip's requirements files take no other options"
+
+
+def test_what_pip_installs_into_an_environment_is_the_tested_version():
+    """conda-forge's latex2mathml is older than the one the tests pin: pip installs the pinned one."""
+    for file in ENVIRONMENTS:
+        for requirement in _pip(_environment(file)):
+            if not requirement.startswith("-"):
+                name, _, version = requirement.partition("==")
+                assert version == _pins()[_name(name)], (file, requirement)
 
 
 def test_nbgrader_is_pinned_the_same_everywhere():
     pinned = [d for d in _pyproject()["project"]["dependencies"] if _name(d) == "nbgrader"]
     assert pinned == ["nbgrader==0.9.6"]
-    assert "nbgrader=0.9.6" in (ROOT / "environment.yml").read_text()
+    for file in ENVIRONMENTS:
+        assert "nbgrader=0.9.6" in (ROOT / file).read_text()
 
 
 def _pins():
@@ -97,8 +124,8 @@ def test_every_file_names_the_same_supported_pythons():
     spec.loader.exec_module(lock)
     assert lock.VERSIONS == SUPPORTED
     assert f"on Python {', '.join(SUPPORTED)} alike" in (ROOT / "constraints.txt").read_text()
-    env = yaml.safe_load((ROOT / "environment.yml").read_text())
-    assert f"python>={SUPPORTED[0]},<{last[0]}.{int(last[1]) + 1}" in env["dependencies"]
+    for file in ENVIRONMENTS:
+        assert f"python>={SUPPORTED[0]},<{last[0]}.{int(last[1]) + 1}" in _environment(file)["dependencies"]
     assert "3.11, 3.12 or 3.13" in (ROOT / "README.md").read_text()
 
 
