@@ -315,6 +315,12 @@ def _decode(value, namespace):
         return slice(*(_decode(v, namespace) for v in body))
     if tag == "$e":
         return Ellipsis
+    if tag == "$kf":
+        from course import testing
+
+        if type(body) is not str or body not in testing.KERNEL_FUNCTIONS:
+            raise ValueError("not a function the kernel runs by name")
+        return getattr(testing, body)
     if tag == "$fn":
         closure = tuple(types.CellType(_decode(v, namespace)) for v in body["closure"]) or None
         function = types.FunctionType(marshal.loads(base64.b64decode(body["code"])), namespace, body["name"],

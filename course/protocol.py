@@ -30,6 +30,7 @@ TAGS = {
     "$e": "Ellipsis",
     "$cb": "a function of the test's: the kernel calls it back in the grader, by its number",
     "$fn": "a function of a locked cell's, run in the kernel (course.testing.in_kernel)",
+    "$kf": "a function of course.testing's KERNEL_FUNCTIONS, by name, run in the kernel (course.testing.in_kernel)",
 }
 
 # The course's own classes that cross as their state (a network, its batch norm, the data set):

@@ -36,6 +36,7 @@ _tuple = builtins.tuple
 _float = builtins.float
 _int = builtins.int
 _callable = builtins.callable
+_getattr = builtins.getattr
 
 __all__ = [
     "CheckFailed",
@@ -48,6 +49,7 @@ __all__ = [
     "case",
     "in_kernel",
     "runs_in_kernel",
+    "with_stand_ins",
 ]
 
 
@@ -277,6 +279,28 @@ def case(description):
 
 
 _apply = None  # set by the grader (grader.judge) while it judges a test cell
+
+# what in_kernel may run in the kernel by name (the kernel has this module too): no code is sent
+KERNEL_FUNCTIONS = ("with_stand_ins",)
+
+
+def with_stand_ins(stand_ins, function, *args, **kwargs):
+    """function(*args, **kwargs) with the notebook's functions named in stand_ins ({name: function})
+    replaced while it runs, and yours put back afterwards: a test of one task then runs your code of
+    that task with the course's own version of what it calls from another task (a pasted batch norm),
+    so a mistake there costs nothing here. Run it with in_kernel: it swaps names where your code runs."""
+    target = _getattr(function, "__func__", function)
+    namespace, missing = target.__globals__, object()
+    yours = {name: namespace.get(name, missing) for name in stand_ins}
+    namespace.update(stand_ins)
+    try:
+        return function(*args, **kwargs)
+    finally:
+        for name, value in yours.items():
+            if value is missing:
+                namespace.pop(name, None)
+            else:
+                namespace[name] = value
 
 
 def runs_in_kernel(function):

@@ -480,6 +480,11 @@ class Kernel:
         """function(*args, **kwargs) run in the kernel (course.testing.in_kernel). Only a function
         of a locked cell's goes there as code (the student sees those cells anyway); a hidden
         test's own code never does."""
+        from course import testing
+
+        name = getattr(function, "__name__", None)
+        if name in testing.KERNEL_FUNCTIONS and getattr(testing, name) is function:  # the kernel has it: by name
+            return self.request("apply", kernel_function=name, args=list(args), kwargs=dict(kwargs))
         code = getattr(function, "__code__", None)
         if type(function) is not types.FunctionType or code is None or code.co_filename != LOCKED:
             raise TypeError("in_kernel runs only functions defined in a locked cell of the notebook "
@@ -489,6 +494,8 @@ class Kernel:
     def request(self, op, **fields):
         if "function" in fields:
             fields["function"] = encode(fields["function"])
+        elif "kernel_function" in fields:
+            fields["function"] = {"$kf": fields.pop("kernel_function")}
         if "args" in fields:
             args = fields["args"]
             fields["args"] = [encode(a, callbacks=self.callbacks) for a in args]

@@ -201,6 +201,25 @@ def test_a_checks_function_never_goes_to_the_kernel_as_code():
     assert "$fn" in judge.encode(runs_in_kernel(namespace["mine"]), callbacks=[])
 
 
+def test_a_function_of_course_testing_runs_in_the_kernel_by_name_only():
+    """in_kernel(with_stand_ins, ...) sends a name, not code, and the kernel takes only the names
+    course.testing lists; with_stand_ins puts the student's functions back after the call."""
+    from course import testing
+
+    assert agent._decode({"$kf": "with_stand_ins"}, {}) is testing.with_stand_ins
+    for name in ("os.system", "_apply", "check_array", ["with_stand_ins"]):
+        with pytest.raises(ValueError):
+            agent._decode({"$kf": name}, {})
+    sent = []
+    kernel = Kernel(lambda text, timeout: (sent.append(json.loads(text)) or json.dumps({"ok": 1}), []))
+    assert kernel.apply(testing.with_stand_ins, ({}, print), {}) == 1
+    assert sent[0]["function"] == {"$kf": "with_stand_ins"}
+    namespace = {}
+    exec("def forward(x):\n    return x + 1\ndef task(x):\n    return forward(x) * 10\n", namespace)
+    assert testing.with_stand_ins({"forward": lambda x: x}, namespace["task"], 2) == 20
+    assert namespace["task"](2) == 30
+
+
 def _raised(f):
     try:
         f(1)
