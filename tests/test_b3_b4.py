@@ -2,8 +2,12 @@
 
 - A student who fills in the release notebook with correct code gets full marks, both from the
   visible tests alone (what `course check` runs) and once autograding puts the hidden tests back.
-- B3 grades the checker, not the student's batch norm: a wrong backward pasted from B2 costs no
-  B3 points, and the checker's own report then calls it wrong.
+- B3 grades the checker, not the student's batch norm nor Tasks 1 and 2: a wrong backward pasted
+  from B2 costs no B3 points, and the checker's own report then calls it wrong; helpers that raise
+  cost only their own tests (and the report, which runs them).
+- B4 grades backward and its parameter gradients on top of the student's forward: with a forward
+  that is wrong (ddof=1, or statistics over the batch axis), a right backward keeps its points and
+  every known wrong backward still loses them.
 """
 import copy
 
@@ -82,3 +86,58 @@ def test_b3_the_paste_cell_left_as_released_costs_only_the_report():
     lost = {c.grade_id: c for c in result.cells if c.score < c.max_points}
     assert set(lost) == {"b3-test-report"}, result.messages()
     assert "paste them into the cell at the top" in lost["b3-test-report"].error
+
+
+def test_b3_broken_helpers_cost_only_their_own_tests_and_the_report():
+    """The checker's tests hand it the course's gradient and error: Tasks 1 and 2 that raise cost their
+    own tests and the report on the student's batch norm (which runs them), not Test 3."""
+    source = nbrun.load(B3)
+    raise_ = "    raise RuntimeError('broken')\n"
+    broken = {"b3-centered": "def centered_difference_gradient(f, x, dout, h=1e-5):\n" + raise_,
+              "b3-relerr": "def relative_error(a, b):\n" + raise_}
+    result = nbrun.run(nbrun.with_answers(source, broken))
+    lost = {c.grade_id for c in result.cells if c.score < c.max_points}
+    assert lost == {"b3-test-centered", "b3-test-relerr", "b3-test-report"}, result.messages()
+
+
+_B4_MODULE = answers.load(B4)
+_DDOF = ("x.var(axis=axes, keepdims=True)", "x.var(axis=axes, keepdims=True, ddof=1)")
+_BATCH_AXIS = ("axes = tuple(range(x.ndim - len(self.normalized_shape), x.ndim))", "axes = (0,)")
+# the same mistake made in each right answer's forward pass (they write the variance each their own way)
+_RIGHT_DDOF = {
+    "layer norm as batch norm of the transpose": ("var = x.var(axis=0)", "var = x.var(axis=0, ddof=1)"),
+    "reshape to (samples, M) and back": ("var = ((flat - mu) ** 2).mean(axis=1)[:, None]",
+                                         "var = ((flat - mu) ** 2).sum(axis=1)[:, None] / (M - 1)"),
+    "staged backward through var and mu (computational graph)": (
+        "var = np.mean(xc ** 2, axis=axes, keepdims=True)", "var = np.var(x, axis=axes, keepdims=True, ddof=1)"),
+    "a module-level helper named like an old hidden-test name (_axes)": _DDOF,
+}
+
+
+def _with_forward_mistake(answer, mistake):
+    code = answer.cells[_B4_MODULE.CELL]
+    assert code.count(mistake[0]) == 1, f"{answer.name}: the forward pass does not write {mistake[0]!r} once"
+    return {_B4_MODULE.CELL: code.replace(*mistake)}
+
+
+@pytest.mark.parametrize("mistake", [_DDOF, _BATCH_AXIS], ids=["ddof=1", "batch axis"])
+@pytest.mark.parametrize("answer", [a for a in _B4_MODULE.WRONG if a.loses in (_B4_MODULE.BACKWARD, _B4_MODULE.PARAMS)],
+                         ids=lambda a: a.name)
+def test_b4_a_wrong_backward_on_a_wrong_forward_still_loses_its_points(answer, mistake):
+    if mistake is _BATCH_AXIS and answer.name.startswith("dx treats gamma as a constant of the sums"):
+        pytest.skip("on statistics over the batch axis gamma is a constant of the sums: that dx is then the exact "
+                    "gradient of the forward pass, as a right backward's is (no test can tell them apart)")
+    result = nbrun.run(nbrun.with_answers(nbrun.load(B4), _with_forward_mistake(answer, mistake)))
+    scores = {c.grade_id: c for c in result.cells}
+    for grade_id in answer.loses:
+        assert scores[grade_id].score < scores[grade_id].max_points, (
+            f"'{answer.name}' on a forward pass with {mistake[1]!r} keeps the points of {grade_id}:\n"
+            f"{result.messages()}")
+    assert scores["b4-test-forward"].score == 0, result.messages()
+
+
+@pytest.mark.parametrize("answer", _B4_MODULE.RIGHT, ids=lambda a: a.name)
+def test_b4_a_right_backward_on_a_wrong_forward_keeps_its_points(answer):
+    result = nbrun.run(nbrun.with_answers(nbrun.load(B4), _with_forward_mistake(answer, _RIGHT_DDOF[answer.name])))
+    lost = {c.grade_id for c in result.cells if c.score < c.max_points}
+    assert lost and lost <= set(_B4_MODULE.FORWARD), result.messages()

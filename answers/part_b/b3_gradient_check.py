@@ -3,6 +3,8 @@ from textwrap import dedent, indent
 
 from answers import Answer
 
+ONE_TASK_PER_MISTAKE = True  # the checker's tests hand it reference helpers: a wrong Task 1 or 2 costs only its test
+
 PASTE = "b3-batchnorm"
 CENTERED = "b3-centered"
 RELERR = "b3-relerr"
@@ -10,21 +12,23 @@ CHECKER = "b3-checker"
 
 # The header of the checker cell, kept by the release; each checker answer below completes it.
 _HEAD = """
-def check_batchnorm_gradient(forward=None, backward=None, N=4, D=5, h=1e-5, seed=0):
+def check_batchnorm_gradient(forward=None, backward=None, N=4, D=5, h=1e-5, seed=0, gradient=None, error=None):
     forward = batchnorm_forward if forward is None else forward
     backward = batchnorm_backward if backward is None else backward
+    gradient = centered_difference_gradient if gradient is None else gradient
+    error = relative_error if error is None else error
 """
 
 _REPORT = """
-    for name, error in errors.items():
-        print(f"{name}: {error:.2e}")
+    for name, value in errors.items():
+        print(f"{name}: {value:.2e}")
     return errors
 """
 
 # a report with the largest difference, for checkers that keep their `analytic` and `numerical` gradients
 _REPORT_DIFF = """
-    for name, error in errors.items():
-        print(f"{name}: {error:.2e}, max |difference| {np.max(np.abs(analytic[name] - numerical[name])):.2e}")
+    for name, value in errors.items():
+        print(f"{name}: {value:.2e}, max |difference| {np.max(np.abs(analytic[name] - numerical[name])):.2e}")
     return errors
 """
 
@@ -64,11 +68,10 @@ WRONG = [
         numerical = {"dx": one_sided(lambda a: forward(a, gamma, beta)[0], x),
                      "dgamma": one_sided(lambda a: forward(x, a, beta)[0], gamma),
                      "dbeta": one_sided(lambda a: forward(x, gamma, a)[0], beta)}
-        errors = {name: relative_error(analytic[name], numerical[name]) for name in analytic}
+        errors = {name: error(analytic[name], numerical[name]) for name in analytic}
     """, report=_REPORT_DIFF), says="should be <= 1e-7"),
     Answer("checker compares the analytic gradient with itself", _checker(draw=True, body="""
-        errors = {"dx": relative_error(dx, dx), "dgamma": relative_error(dgamma, dgamma),
-                  "dbeta": relative_error(dbeta, dbeta)}
+        errors = {"dx": error(dx, dx), "dgamma": error(dgamma, dgamma), "dbeta": error(dbeta, dbeta)}
     """), says="must report a large error"),
     Answer("helper forgets to restore perturbed entries", {CENTERED: """
         def centered_difference_gradient(f, x, dout, h=1e-5):
@@ -93,9 +96,9 @@ WRONG = [
                 grad[k] = np.sum((plus - f(a)) * dout) / (2 * h)
             return grad
         errors = {
-            "dx": relative_error(dx, numerical(lambda a: forward(a, gamma, beta)[0], x)),
-            "dgamma": relative_error(dgamma, numerical(lambda a: forward(x, a, beta)[0], gamma)),
-            "dbeta": relative_error(dbeta, numerical(lambda a: forward(x, gamma, a)[0], beta)),
+            "dx": error(dx, numerical(lambda a: forward(a, gamma, beta)[0], x)),
+            "dgamma": error(dgamma, numerical(lambda a: forward(x, a, beta)[0], gamma)),
+            "dbeta": error(dbeta, numerical(lambda a: forward(x, gamma, a)[0], beta)),
         }
     """), says="restore every perturbed entry"),
     Answer("helper uses forward differences", {CENTERED: """
@@ -143,10 +146,10 @@ WRONG = [
         _, cache = forward(x, gamma, beta)
         dx, dgamma, dbeta = backward(dout, cache)
         analytic = {"dx": dx, "dgamma": dgamma, "dbeta": dbeta}
-        numerical = {"dx": centered_difference_gradient(lambda a: forward(a, gamma, beta)[0], x, dout, h),
-                     "dgamma": centered_difference_gradient(lambda a: forward(x, a, beta)[0], gamma, dout, h),
-                     "dbeta": centered_difference_gradient(lambda a: forward(x, gamma, a)[0], beta, dout, h)}
-        errors = {name: relative_error(analytic[name], numerical[name]) for name in analytic}
+        numerical = {"dx": gradient(lambda a: forward(a, gamma, beta)[0], x, dout, h),
+                     "dgamma": gradient(lambda a: forward(x, a, beta)[0], gamma, dout, h),
+                     "dbeta": gradient(lambda a: forward(x, gamma, a)[0], beta, dout, h)}
+        errors = {name: error(analytic[name], numerical[name]) for name in analytic}
     """, report=_REPORT_DIFF), says="random dout"),
     Answer("checker calls the global batch norm instead of its arguments", _checker("""
         rng = np.random.default_rng(seed)
@@ -157,49 +160,56 @@ WRONG = [
         dx, dgamma, dbeta = batchnorm_backward(dout, cache)
         f = lambda a, g, b: batchnorm_forward(a, g, b)[0]
         errors = {
-            "dx": relative_error(dx, centered_difference_gradient(lambda a: f(a, gamma, beta), x, dout, h)),
-            "dgamma": relative_error(dgamma, centered_difference_gradient(lambda a: f(x, a, beta), gamma, dout, h)),
-            "dbeta": relative_error(dbeta, centered_difference_gradient(lambda a: f(x, gamma, a), beta, dout, h)),
+            "dx": error(dx, gradient(lambda a: f(a, gamma, beta), x, dout, h)),
+            "dgamma": error(dgamma, gradient(lambda a: f(x, a, beta), gamma, dout, h)),
+            "dbeta": error(dbeta, gradient(lambda a: f(x, gamma, a), beta, dout, h)),
         }
     """), says="call the forward and backward passed in"),
+    Answer("checker whose functions read x, gamma and beta instead of their argument", _checker(draw=True, body="""
+        errors = {
+            "dx": error(dx, gradient(lambda a: forward(x, gamma, beta)[0], x, dout, h)),
+            "dgamma": error(dgamma, gradient(lambda a: forward(x, gamma, beta)[0], gamma, dout, h)),
+            "dbeta": error(dbeta, gradient(lambda a: forward(x, gamma, beta)[0], beta, dout, h)),
+        }
+    """), says="from its argument"),
     Answer("checker mixes up the keys", _checker(draw=True, body="""
         errors = {
-            "dgamma": relative_error(dx, centered_difference_gradient(lambda a: forward(a, gamma, beta)[0], x, dout, h)),
-            "dx": relative_error(dgamma, centered_difference_gradient(lambda a: forward(x, a, beta)[0], gamma, dout, h)),
-            "dbeta": relative_error(dbeta, centered_difference_gradient(lambda a: forward(x, gamma, a)[0], beta, dout, h)),
+            "dgamma": error(dx, gradient(lambda a: forward(a, gamma, beta)[0], x, dout, h)),
+            "dx": error(dgamma, gradient(lambda a: forward(x, a, beta)[0], gamma, dout, h)),
+            "dbeta": error(dbeta, gradient(lambda a: forward(x, gamma, a)[0], beta, dout, h)),
         }
     """), says="keys of the returned dict"),
     Answer("checker prints nothing", _checker(draw=True, body="""
         errors = {
-            "dx": relative_error(dx, centered_difference_gradient(lambda a: forward(a, gamma, beta)[0], x, dout, h)),
-            "dgamma": relative_error(dgamma, centered_difference_gradient(lambda a: forward(x, a, beta)[0], gamma, dout, h)),
-            "dbeta": relative_error(dbeta, centered_difference_gradient(lambda a: forward(x, gamma, a)[0], beta, dout, h)),
+            "dx": error(dx, gradient(lambda a: forward(a, gamma, beta)[0], x, dout, h)),
+            "dgamma": error(dgamma, gradient(lambda a: forward(x, a, beta)[0], gamma, dout, h)),
+            "dbeta": error(dbeta, gradient(lambda a: forward(x, gamma, a)[0], beta, dout, h)),
         }
     """, report="\n    return errors\n"), says="printed nothing"),
     Answer("checker returns a tuple", _checker(draw=True, body="""
         errors = {
-            "dx": relative_error(dx, centered_difference_gradient(lambda a: forward(a, gamma, beta)[0], x, dout, h)),
-            "dgamma": relative_error(dgamma, centered_difference_gradient(lambda a: forward(x, a, beta)[0], gamma, dout, h)),
-            "dbeta": relative_error(dbeta, centered_difference_gradient(lambda a: forward(x, gamma, a)[0], beta, dout, h)),
+            "dx": error(dx, gradient(lambda a: forward(a, gamma, beta)[0], x, dout, h)),
+            "dgamma": error(dgamma, gradient(lambda a: forward(x, a, beta)[0], gamma, dout, h)),
+            "dbeta": error(dbeta, gradient(lambda a: forward(x, gamma, a)[0], beta, dout, h)),
         }
         print(errors)
         return errors["dx"], errors["dgamma"], errors["dbeta"]
     """, report=""), says="should return a dict"),
     Answer("checker reports only the relative errors, not the largest difference", _checker(draw=True, body="""
         errors = {
-            "dx": relative_error(dx, centered_difference_gradient(lambda a: forward(a, gamma, beta)[0], x, dout, h)),
-            "dgamma": relative_error(dgamma, centered_difference_gradient(lambda a: forward(x, a, beta)[0], gamma, dout, h)),
-            "dbeta": relative_error(dbeta, centered_difference_gradient(lambda a: forward(x, gamma, a)[0], beta, dout, h)),
+            "dx": error(dx, gradient(lambda a: forward(a, gamma, beta)[0], x, dout, h)),
+            "dgamma": error(dgamma, gradient(lambda a: forward(x, a, beta)[0], gamma, dout, h)),
+            "dbeta": error(dbeta, gradient(lambda a: forward(x, gamma, a)[0], beta, dout, h)),
         }
     """), says="largest absolute difference"),
     Answer("checker that reports the relative error as the difference", _checker(draw=True, body="""
         errors = {
-            "dx": relative_error(dx, centered_difference_gradient(lambda a: forward(a, gamma, beta)[0], x, dout, h)),
-            "dgamma": relative_error(dgamma, centered_difference_gradient(lambda a: forward(x, a, beta)[0], gamma, dout, h)),
-            "dbeta": relative_error(dbeta, centered_difference_gradient(lambda a: forward(x, gamma, a)[0], beta, dout, h)),
+            "dx": error(dx, gradient(lambda a: forward(a, gamma, beta)[0], x, dout, h)),
+            "dgamma": error(dgamma, gradient(lambda a: forward(x, a, beta)[0], gamma, dout, h)),
+            "dbeta": error(dbeta, gradient(lambda a: forward(x, gamma, a)[0], beta, dout, h)),
         }
-        for name, error in errors.items():
-            print(f"{name}: relative error {error:.2e}, max difference {error:.2e}")
+        for name, value in errors.items():
+            print(f"{name}: relative error {value:.2e}, max difference {value:.2e}")
         return errors
     """, report=""), says="largest absolute difference"),
     Answer("relative error is the absolute difference", {RELERR: """
@@ -281,23 +291,23 @@ RIGHT = [
         rs = np.random.RandomState(seed)
         x = rs.randn(N, D) * 3.0 + 2.0
         gamma, beta, dout = rs.randn(D), rs.randn(D), rs.randn(N, D)
-        num_dx = centered_difference_gradient(lambda a: forward(a, gamma, beta)[0], x, dout, h=h)
-        num_dgamma = centered_difference_gradient(lambda a: forward(x, a, beta)[0], gamma, dout, h=h)
-        num_dbeta = centered_difference_gradient(lambda a: forward(x, gamma, a)[0], beta, dout, h=h)
+        num_dx = gradient(lambda a: forward(a, gamma, beta)[0], x, dout, h=h)
+        num_dgamma = gradient(lambda a: forward(x, a, beta)[0], gamma, dout, h=h)
+        num_dbeta = gradient(lambda a: forward(x, gamma, a)[0], beta, dout, h=h)
         dx, dgamma, dbeta = backward(dout, forward(x, gamma, beta)[1])
-        errors = dict(dx=relative_error(dx, num_dx), dgamma=relative_error(dgamma, num_dgamma),
-                      dbeta=relative_error(dbeta, num_dbeta))
+        errors = dict(dx=error(dx, num_dx), dgamma=error(dgamma, num_dgamma), dbeta=error(dbeta, num_dbeta))
         print("gradient | rel. error | max abs. diff")
         for name, a, n in (("dx", dx, num_dx), ("dgamma", dgamma, num_dgamma), ("dbeta", dbeta, num_dbeta)):
             print(f"{name:8s} | {errors[name]:.3e}  | {np.abs(a - n).max():.3e}",
                   "(ok)" if errors[name] < 1e-7 else "(CHECK YOUR BACKWARD)")
         return errors
     """, report="")),
-    Answer("checker with a module-level helper named like an old hidden-test name (_errors)", {CHECKER: """
+    Answer("checker with a module-level helper named like an old hidden-test name (_errors), which calls the "
+           "helpers by name instead of the gradient and error passed in (right as long as they are)", {CHECKER: """
         def _errors(analytic, numerical):
             return {key: relative_error(analytic[key], numerical[key]) for key in analytic}
 
-        def check_batchnorm_gradient(forward=None, backward=None, N=4, D=5, h=1e-5, seed=0):
+        def check_batchnorm_gradient(forward=None, backward=None, N=4, D=5, h=1e-5, seed=0, gradient=None, error=None):
             forward = batchnorm_forward if forward is None else forward
             backward = batchnorm_backward if backward is None else backward
             rng = np.random.default_rng(seed)
@@ -329,5 +339,33 @@ RIGHT = [
             dbeta = np.sum(dout, axis=0)
             dx = (gamma / (N * np.sqrt(var + eps))) * (N * dout - dbeta - x_hat * dgamma)
             return dx, dgamma, dbeta
+        """}),
+]
+
+# Mistakes in the batch norm pasted at the top (B1's and B2's business): only Test 2 runs it, and only to see
+# that the checker reports on it, so they cost nothing here.
+ELSEWHERE = [
+    Answer("paste: backward misses the term through the mean", {PASTE: """
+        def batchnorm_forward(x, gamma, beta, eps=1e-5):
+            mu, var = x.mean(axis=0), x.var(axis=0)
+            x_hat = (x - mu) / np.sqrt(var + eps)
+            return gamma * x_hat + beta, (x, x_hat, mu, var, gamma, eps)
+
+        def batchnorm_backward(dout, cache):
+            x, x_hat, mu, var, gamma, eps = cache
+            dgamma = (dout * x_hat).sum(axis=0)
+            return gamma / np.sqrt(var + eps) * (dout - x_hat * dgamma / len(x)), dgamma, dout.sum(axis=0)
+        """}),
+    Answer("paste: forward with ddof=1", {PASTE: """
+        def batchnorm_forward(x, gamma, beta, eps=1e-5):
+            mu, var = x.mean(axis=0), x.var(axis=0, ddof=1)
+            x_hat = (x - mu) / np.sqrt(var + eps)
+            return gamma * x_hat + beta, (x, x_hat, mu, var, gamma, eps)
+
+        def batchnorm_backward(dout, cache):
+            x, x_hat, mu, var, gamma, eps = cache
+            N = x.shape[0]
+            dbeta, dgamma = dout.sum(axis=0), (dout * x_hat).sum(axis=0)
+            return gamma / np.sqrt(var + eps) / N * (N * dout - dbeta - x_hat * dgamma), dgamma, dbeta
         """}),
 ]

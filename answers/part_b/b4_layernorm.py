@@ -2,6 +2,13 @@
 from answers import Answer
 
 CELL = "b4-layernorm"
+ONE_TASK_PER_MISTAKE = True  # one class, four tasks: each test takes what it does not grade from the references
+
+# the tests of each task of the class's one cell (Answer.loses)
+INIT = ("b4-test-init",)
+FORWARD = ("b4-test-forward", "b4-test-batch")
+BACKWARD = ("b4-test-backward",)
+PARAMS = ("b4-test-params",)
 
 
 def _layer(init="", forward="", backward=""):
@@ -51,7 +58,7 @@ WRONG = [
         self.x_hat = (x - mu) * self.inv_std
         self.axes = axes
         return self.gamma * self.x_hat + self.beta
-"""), says="batch axis"),
+"""), says="batch axis", loses=FORWARD),
     Answer("variance with ddof=1", _layer(forward="""
     def forward(self, x):
         axes = tuple(range(x.ndim - len(self.normalized_shape), x.ndim))
@@ -61,7 +68,7 @@ WRONG = [
         self.x_hat = (x - mu) * self.inv_std
         self.axes = axes
         return self.gamma * self.x_hat + self.beta
-"""), says="ddof=1"),
+"""), says="ddof=1", loses=FORWARD),
     Answer("eps outside the square root", _layer(forward="""
     def forward(self, x):
         axes = tuple(range(x.ndim - len(self.normalized_shape), x.ndim))
@@ -71,7 +78,7 @@ WRONG = [
         self.x_hat = (x - mu) * self.inv_std
         self.axes = axes
         return self.gamma * self.x_hat + self.beta
-"""), says="outside the square root"),
+"""), says="outside the square root", loses=FORWARD),
     Answer("flattens every non-batch axis of a 3-D input", _layer(forward="""
     def forward(self, x):
         flat = x.reshape(x.shape[0], -1)
@@ -81,7 +88,7 @@ WRONG = [
         self.x_hat = ((flat - mu) / np.sqrt(var + self.eps)).reshape(x.shape)
         self.axes = tuple(range(x.ndim - len(self.normalized_shape), x.ndim))
         return self.gamma * self.x_hat + self.beta
-"""), says="every axis after the first"),
+"""), says="every axis after the first", loses=FORWARD),
     Answer("always normalizes over the last axis only", _layer(forward="""
     def forward(self, x):
         mu = x.mean(axis=-1, keepdims=True)
@@ -90,7 +97,7 @@ WRONG = [
         self.x_hat = (x - mu) * self.inv_std
         self.axes = tuple(range(x.ndim - len(self.normalized_shape), x.ndim))
         return self.gamma * self.x_hat + self.beta
-"""), says="last axis only"),
+"""), says="last axis only", loses=FORWARD),
     Answer("dgamma and dbeta summed over the first axis only", _layer(backward="""
     def backward(self, dout):
         axes, x_hat = self.axes, self.x_hat
@@ -99,7 +106,7 @@ WRONG = [
         g = dout * self.gamma
         return self.inv_std * (g - g.mean(axis=axes, keepdims=True)
                                - x_hat * (g * x_hat).mean(axis=axes, keepdims=True))
-"""), says="every leading axis"),
+"""), says="every leading axis", loses=PARAMS),
     Answer("dx ignores the coupling through mean and variance", _layer(backward="""
     def backward(self, dout):
         axes, x_hat = self.axes, self.x_hat
@@ -107,7 +114,7 @@ WRONG = [
         self.dbeta = dout.sum(axis=leading)
         self.dgamma = (dout * x_hat).sum(axis=leading)
         return dout * self.gamma * self.inv_std
-"""), says="coupling"),
+"""), says="coupling", loses=BACKWARD),
     Answer("dgamma and dbeta swapped", _layer(backward="""
     def backward(self, dout):
         axes, x_hat = self.axes, self.x_hat
@@ -117,7 +124,7 @@ WRONG = [
         g = dout * self.gamma
         return self.inv_std * (g - g.mean(axis=axes, keepdims=True)
                                - x_hat * (g * x_hat).mean(axis=axes, keepdims=True))
-"""), says="swapped"),
+"""), says="swapped", loses=PARAMS),
     Answer("dx forgets the factor gamma", _layer(backward="""
     def backward(self, dout):
         axes, x_hat = self.axes, self.x_hat
@@ -127,7 +134,7 @@ WRONG = [
         g = dout
         return self.inv_std * (g - g.mean(axis=axes, keepdims=True)
                                - x_hat * (g * x_hat).mean(axis=axes, keepdims=True))
-"""), says="factor gamma"),
+"""), says="factor gamma", loses=BACKWARD),
     Answer("input modified in place", _layer(forward="""
     def forward(self, x):
         axes = tuple(range(x.ndim - len(self.normalized_shape), x.ndim))
@@ -139,7 +146,7 @@ WRONG = [
         self.x_hat = x
         self.axes = axes
         return self.gamma * self.x_hat + self.beta
-"""), says="modified its input x in place"),
+"""), says="modified its input x in place", loses=FORWARD),
     Answer("2-D only: unpacks N, D = x.shape", _layer(forward="""
     def forward(self, x):
         N, D = x.shape
@@ -149,7 +156,7 @@ WRONG = [
         self.x_hat = (x - mu) * self.inv_std
         self.axes = (1,)
         return self.gamma * self.x_hat + self.beta
-"""), says="x of shape (2, 3, 4), normalized_shape 4, your code raised ValueError"),
+"""), says="x of shape (2, 3, 4), normalized_shape 4, your code raised ValueError", loses=FORWARD),
     Answer("2-D only: batch norm of the transpose with transpose(1, 0)", _layer(forward="""
     def forward(self, x):
         xt = x.transpose(1, 0)
@@ -159,7 +166,7 @@ WRONG = [
         self.x_hat = ((xt - mu) / np.sqrt(var + self.eps)).transpose(1, 0)
         self.axes = (1,)
         return self.gamma * self.x_hat + self.beta
-"""), says="axes don't match array"),
+"""), says="axes don't match array", loses=FORWARD),
     Answer("2-D only: asserts x.ndim == 2", _layer(forward="""
     def forward(self, x):
         assert x.ndim == 2
@@ -170,7 +177,7 @@ WRONG = [
         self.x_hat = (x - mu) * self.inv_std
         self.axes = axes
         return self.gamma * self.x_hat + self.beta
-"""), says="your code raised AssertionError"),
+"""), says="your code raised AssertionError", loses=FORWARD),
     Answer("staged backward leaves eps out", _layer(forward="""
     def forward(self, x):
         axes = tuple(range(x.ndim - len(self.normalized_shape), x.ndim))
@@ -192,7 +199,7 @@ WRONG = [
         dvar = -0.5 * (g * xc).sum(axis=axes, keepdims=True) / std ** 3
         dxc = g / std + 2.0 * xc * dvar / M
         return dxc - dxc.mean(axis=axes, keepdims=True)
-"""), says="eps is left out"),
+"""), says="eps is left out", loses=BACKWARD),
     Answer("backward formula with eps outside the square root", _layer(forward="""
     def forward(self, x):
         axes = tuple(range(x.ndim - len(self.normalized_shape), x.ndim))
@@ -209,7 +216,7 @@ WRONG = [
         g = dout * self.gamma
         return (g - g.mean(axis=axes, keepdims=True)
                 - x_hat * (g * x_hat).mean(axis=axes, keepdims=True)) / (np.sqrt(self.var) + self.eps)
-"""), says="outside the square root"),
+"""), says="outside the square root", loses=BACKWARD),
     Answer("backward formula with sqrt(var - eps)", _layer(forward="""
     def forward(self, x):
         axes = tuple(range(x.ndim - len(self.normalized_shape), x.ndim))
@@ -226,7 +233,7 @@ WRONG = [
         g = dout * self.gamma
         return (g - g.mean(axis=axes, keepdims=True)
                 - x_hat * (g * x_hat).mean(axis=axes, keepdims=True)) / np.sqrt(self.var - self.eps)
-"""), says="sqrt(var - eps)"),
+"""), says="sqrt(var - eps)", loses=BACKWARD),
     Answer("dx treats gamma as a constant of the sums (B2's formula copied without adapting it)", _layer(backward="""
     def backward(self, dout):
         axes, x_hat = self.axes, self.x_hat
@@ -235,7 +242,7 @@ WRONG = [
         self.dgamma = (dout * x_hat).sum(axis=leading)
         return self.gamma * self.inv_std * (dout - dout.mean(axis=axes, keepdims=True)
                                             - x_hat * (dout * x_hat).mean(axis=axes, keepdims=True))
-"""), says="gamma is taken out of the sums"),
+"""), says="gamma is taken out of the sums", loses=BACKWARD),
     Answer("staged backward with eps outside the square root", _layer(forward="""
     def forward(self, x):
         axes = tuple(range(x.ndim - len(self.normalized_shape), x.ndim))
@@ -257,7 +264,7 @@ WRONG = [
         dxc = g / std + 2.0 * xc * dvar / M
         return dxc - dxc.mean(axis=axes, keepdims=True)
 """),
-           says="eps is added outside the square root in the backward pass"),
+           says="eps is added outside the square root in the backward pass", loses=BACKWARD),
     Answer("staged backward with sqrt(var - eps)", _layer(forward="""
     def forward(self, x):
         axes = tuple(range(x.ndim - len(self.normalized_shape), x.ndim))
@@ -279,7 +286,7 @@ WRONG = [
         dxc = g / std + 2.0 * xc * dvar / M
         return dxc - dxc.mean(axis=axes, keepdims=True)
 """),
-           says="the backward pass uses sqrt(var - eps)"),
+           says="the backward pass uses sqrt(var - eps)", loses=BACKWARD),
     Answer("backward formula leaves eps out", _layer(forward="""
     def forward(self, x):
         axes = tuple(range(x.ndim - len(self.normalized_shape), x.ndim))
@@ -298,7 +305,7 @@ WRONG = [
         return (g - g.mean(axis=axes, keepdims=True)
                 - x_hat * (g * x_hat).mean(axis=axes, keepdims=True)) / np.sqrt(self.var)
 """),
-           says="the factor is 1/sqrt(var), not 1/sqrt(var + eps)"),
+           says="the factor is 1/sqrt(var), not 1/sqrt(var + eps)", loses=BACKWARD),
     Answer("dx with the wrong sign", _layer(forward="""
     def forward(self, x):
         axes = tuple(range(x.ndim - len(self.normalized_shape), x.ndim))
@@ -317,7 +324,7 @@ WRONG = [
         return -(g - g.mean(axis=axes, keepdims=True)
                 - x_hat * (g * x_hat).mean(axis=axes, keepdims=True)) / np.sqrt(self.var + self.eps)
 """),
-           says="wrong sign"),
+           says="wrong sign", loses=BACKWARD),
     Answer("parameters fixed at construction (ignores later changes to gamma and beta)", _layer(init="""
     def __init__(self, normalized_shape, eps=1e-5):
         if isinstance(normalized_shape, int):
@@ -336,7 +343,7 @@ WRONG = [
         self.x_hat = (x - mu) * self.inv_std
         self.axes = axes
         return self.scale * self.x_hat + self.shift
-"""), says="read self.gamma and self.beta"),
+"""), says="read self.gamma and self.beta", loses=FORWARD),
     Answer("layers of one shape share gamma and beta", {CELL: "_PARAMETERS = {}  # shape -> (gamma, beta), made once\n\n"
            + _layer(init="""
     def __init__(self, normalized_shape, eps=1e-5):
@@ -347,7 +354,7 @@ WRONG = [
         if self.normalized_shape not in _PARAMETERS:
             _PARAMETERS[self.normalized_shape] = (np.ones(self.normalized_shape), np.zeros(self.normalized_shape))
         self.gamma, self.beta = _PARAMETERS[self.normalized_shape]
-""")[CELL]}, says="its own arrays"),
+""")[CELL]}, says="its own arrays", loses=INIT),
 ]
 
 RIGHT = [
