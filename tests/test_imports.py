@@ -98,15 +98,21 @@ KERNEL_MODULES = {f"course.{p.stem}" for p in (ROOT / "course").glob("*.py") if 
 
 
 def test_notebooks_import_only_what_students_kernels_may_see():
-    """Notebooks import nothing of the grader's package, and the student package imports
-    nothing of it either (the kernel's sandbox does not have it)."""
+    """Notebooks import nothing of the grader's package outside their hidden tests (which run in
+    the grader, and import only grader.checks), and the student package imports nothing of it
+    either (the kernel's sandbox does not have it)."""
     import nbformat
+
+    from grader.judge import hidden_split
 
     for path in sorted((ROOT / "source").glob("part_*/*.ipynb")):
         for cell in nbformat.read(path, as_version=4).cells:
             if cell.cell_type == "code":
-                assert not re.search(r"^\s*(from|import)\s+grader\b", cell.source, re.M), (
+                visible, hidden = hidden_split(cell.source)
+                assert not re.search(r"^\s*(from|import)\s+grader\b", visible, re.M), (
                     f"{path.name} uses the grader's package")
+                imported = re.findall(r"^\s*(?:from|import)\s+(grader[\w.]*)", hidden, re.M)
+                assert all(name.startswith("grader.checks.") for name in imported), (path.name, imported)
     for path in sorted((ROOT / "course").glob("*.py")):
         text = path.read_text()
         assert not re.search(r"^\s*(from|import)\s+grader\b", text, re.M), f"course/{path.name} imports the grader"
