@@ -1,7 +1,9 @@
 """Answers to B5 (inference mode, recording layers, the experiment, the histograms, visualize_covariate_shift) beside the reference solution."""
 from answers import Answer
 
-# the tasks build on each other: a mistake in one costs that task's test, not the later ones'
+# the tasks build on each other, but each test takes the earlier tasks' answers and the batch norm from the
+# references: a mistake costs its own task's test, and only that one
+ONE_TASK_PER_MISTAKE = True
 ONE_TEST_PER_MISTAKE = True
 
 BN = "b5-batchnorm"
@@ -237,16 +239,6 @@ WRONG = [
             bn = MLP(sizes, activation, seed=seed, weight_scale=WEIGHT_SCALE)
             return train_and_record(plain, data, epochs, record_every), train_and_record(bn, data, epochs, record_every)
         """}, says="does not normalise"),
-    Answer("batchnorm_forward that only scales and shifts (no normalisation)", {BN: """
-        def batchnorm_forward(x, gamma, beta, eps=1e-5):
-            mu, var = np.zeros(x.shape[1]), np.ones(x.shape[1]) - eps
-            return gamma * x + beta, (x, x, mu, var, gamma, eps)
-
-
-        def batchnorm_backward(dout, cache):
-            x, x_hat, mu, var, gamma, eps = cache
-            return dout * gamma, (dout * x).sum(axis=0), dout.sum(axis=0)
-        """}, says="does not normalise"),
     Answer("the two networks start from different weights", {EXPERIMENT: """
         def run_experiment(data=DATA, epochs=EPOCHS, record_every=RECORD_EVERY, activation=ACTIVATION, seed=SEED):
             sizes = (64,) + (HIDDEN,) * DEPTH + (10,)
@@ -318,6 +310,41 @@ WRONG = [
                                         for r in range(pre.shape[0])]))
             display(CovariateShiftExplorer(history_plain["epoch"], edges, *counts))
         """}, says="forget the return"),
+    Answer("run_experiment builds its networks with the notebook's ACTIVATION", {EXPERIMENT: """
+        def run_experiment(data=DATA, epochs=EPOCHS, record_every=RECORD_EVERY, activation=ACTIVATION, seed=SEED):
+            sizes = (64,) + (HIDDEN,) * DEPTH + (10,)
+            plain = MLP(sizes, ACTIVATION, seed=seed, weight_scale=WEIGHT_SCALE)
+            bn = MLP(sizes, ACTIVATION, batchnorm=BN, seed=seed, weight_scale=WEIGHT_SCALE)
+            return train_and_record(plain, data, epochs, record_every), train_and_record(bn, data, epochs, record_every)
+        """}, says="not the activation run_experiment is given"),
+    Answer("run_experiment builds its networks with the notebook's SEED", {EXPERIMENT: """
+        def run_experiment(data=DATA, epochs=EPOCHS, record_every=RECORD_EVERY, activation=ACTIVATION, seed=SEED):
+            sizes = (64,) + (HIDDEN,) * DEPTH + (10,)
+            plain = MLP(sizes, activation, seed=SEED, weight_scale=WEIGHT_SCALE)
+            bn = MLP(sizes, activation, batchnorm=BN, seed=SEED, weight_scale=WEIGHT_SCALE)
+            return train_and_record(plain, data, epochs, record_every), train_and_record(bn, data, epochs, record_every)
+        """}, says="not the seed run_experiment is given"),
+]
+
+# Mistakes in the batch norm pasted from B1 and B2 (graded there): every test here normalizes with the reference batch
+# norm, so they cost nothing in B5.
+ELSEWHERE = [
+    Answer("pasted batchnorm_forward with the unbiased variance (ddof=1)", {BN: _REFERENCE_BN.replace(
+        "var = x.var(axis=0)", "var = x.var(axis=0, ddof=1)")}),
+    Answer("pasted batchnorm_forward with eps outside the square root", {BN: _REFERENCE_BN.replace(
+        "x_hat = (x - mu) / np.sqrt(var + eps)", "x_hat = (x - mu) / (np.sqrt(var) + eps)")}),
+    Answer("pasted batchnorm_backward without the term through the mean", {BN: _REFERENCE_BN.replace(
+        "dx = (dx_hat - dx_hat.mean(axis=0) - x_hat", "dx = (dx_hat - x_hat")}),
+    Answer("pasted batchnorm_forward that only scales and shifts (no normalisation)", {BN: """
+        def batchnorm_forward(x, gamma, beta, eps=1e-5):
+            mu, var = np.zeros(x.shape[1]), np.ones(x.shape[1]) - eps
+            return gamma * x + beta, (x, x, mu, var, gamma, eps)
+
+
+        def batchnorm_backward(dout, cache):
+            x, x_hat, mu, var, gamma, eps = cache
+            return dout * gamma, (dout * x).sum(axis=0), dout.sum(axis=0)
+        """}),
 ]
 
 RIGHT = [
