@@ -29,6 +29,12 @@ def numerical_gradient(f, x, dout, h=1e-5):
     return grad
 
 
+def gradient_of(f, x, dout, h=1e-5):
+    """numerical_gradient for an f that takes the array: the centered-difference gradient of
+    sum(f(x) * dout) with respect to x (perturbed in place, every entry restored)."""
+    return numerical_gradient(lambda: f(x), x, dout, h)
+
+
 def rel_error(a, b):
     """Largest relative error max |a - b| / max(|a| + |b|, 1e-8) between two arrays."""
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)

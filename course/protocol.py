@@ -30,12 +30,15 @@ TAGS = {
     "$e": "Ellipsis",
     "$cb": "a function of the test's: the kernel calls it back in the grader, by its number",
     "$fn": "a function of a locked cell's, run in the kernel (course.testing.in_kernel)",
-    "$kf": "a function of course.testing's KERNEL_FUNCTIONS, by name, run in the kernel (course.testing.in_kernel)",
+    "$kf": "one of KERNEL_FUNCTIONS, by its module and name: the kernel runs its own copy",
 }
 
 # The course's own classes that cross as their state (a network, its batch norm, the data set):
 # a test builds them in the grader and hands them to the student's functions.
 VALUE_CLASSES = frozenset({"course.mlp.MLP", "course.mlp.BatchNorm", "course.data.Split"})
+# The course's own functions a test may run in the kernel by name (the kernel has the course
+# package too, so no code is sent): a test's other functions stay in the grader and are called back.
+KERNEL_FUNCTIONS = frozenset({"course.testing.with_stand_ins", "course.gradcheck.gradient_of"})
 DATA_KINDS = "biufc"        # NumPy dtype kinds that cross as data: bool, int, uint, float, complex
 MAX_DEPTH = 50              # containers nested in a value the agent sends as data (deeper: a handle)
 MAX_DECODED_DEPTH = MAX_DEPTH + 10   # what the grader reads, with room for the tags' own wrappers

@@ -280,9 +280,6 @@ def case(description):
 
 _apply = None  # set by the grader (grader.judge) while it judges a test cell
 
-# what in_kernel may run in the kernel by name (the kernel has this module too): no code is sent
-KERNEL_FUNCTIONS = ("with_stand_ins",)
-
 
 def with_stand_ins(stand_ins, function, *args, **kwargs):
     """function(*args, **kwargs) with the notebook's functions named in stand_ins ({name: function})

@@ -42,7 +42,7 @@ import warnings
 
 import numpy as np
 
-from course.protocol import DATA_KINDS, MAX_REPLY, VALUE_CLASSES  # the exchange, defined once
+from course.protocol import DATA_KINDS, KERNEL_FUNCTIONS, MAX_REPLY, VALUE_CLASSES  # the exchange, defined once
 from course.protocol import MAX_DECODED_DEPTH as MAX_DEPTH
 
 MAX_OUTPUT = 20_000        # characters of a test cell's printed output kept
@@ -274,6 +274,17 @@ def _course_object(name, state):
 # ---------------------------------------------------------------------------------------------
 # Values into the kernel.
 
+def _kernel_function(function):
+    """module.name of one of the course's KERNEL_FUNCTIONS (sent by name, run by the kernel's own
+    copy), else None."""
+    name = f"{getattr(function, '__module__', '')}.{getattr(function, '__name__', '')}"
+    if name in KERNEL_FUNCTIONS:
+        module = sys.modules.get(name.rsplit(".", 1)[0])
+        if module is not None and getattr(module, name.rsplit(".", 1)[1], None) is function:
+            return name
+    return None
+
+
 def encode(value, depth=0, callbacks=None):
     """A value of the test's, as JSON data for the kernel (course.agent decodes it).
 
@@ -315,6 +326,8 @@ def encode(value, depth=0, callbacks=None):
         return {"$sl": [encode(value.start), encode(value.stop), encode(value.step)]}
     if value is Ellipsis:
         return {"$e": 1}
+    if kind is types.FunctionType and _kernel_function(value):
+        return {"$kf": _kernel_function(value)}
     if callbacks is not None and kind in (types.FunctionType, types.MethodType, types.BuiltinFunctionType,
                                           functools.partial) \
             and not (kind is types.FunctionType and getattr(value, "runs_in_kernel", False) is True):
@@ -480,10 +493,8 @@ class Kernel:
         """function(*args, **kwargs) run in the kernel (course.testing.in_kernel). Only a function
         of a locked cell's goes there as code (the student sees those cells anyway); a hidden
         test's own code never does."""
-        from course import testing
-
-        name = getattr(function, "__name__", None)
-        if name in testing.KERNEL_FUNCTIONS and getattr(testing, name) is function:  # the kernel has it: by name
+        name = _kernel_function(function)
+        if name:  # the kernel has it: by name
             return self.request("apply", kernel_function=name, args=list(args), kwargs=dict(kwargs))
         code = getattr(function, "__code__", None)
         if type(function) is not types.FunctionType or code is None or code.co_filename != LOCKED:

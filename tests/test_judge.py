@@ -206,14 +206,18 @@ def test_a_function_of_course_testing_runs_in_the_kernel_by_name_only():
     course.testing lists; with_stand_ins puts the student's functions back after the call."""
     from course import testing
 
-    assert agent._decode({"$kf": "with_stand_ins"}, {}) is testing.with_stand_ins
-    for name in ("os.system", "_apply", "check_array", ["with_stand_ins"]):
+    from course import gradcheck
+
+    assert agent._decode({"$kf": "course.testing.with_stand_ins"}, {}) is testing.with_stand_ins
+    assert judge.encode(gradcheck.gradient_of, callbacks=[]) == {"$kf": "course.gradcheck.gradient_of"}
+    for name in ("os.system", "course.testing._apply", "course.testing.check_array", "with_stand_ins",
+                 ["course.testing.with_stand_ins"]):
         with pytest.raises(ValueError):
             agent._decode({"$kf": name}, {})
     sent = []
     kernel = Kernel(lambda text, timeout: (sent.append(json.loads(text)) or json.dumps({"ok": 1}), []))
     assert kernel.apply(testing.with_stand_ins, ({}, print), {}) == 1
-    assert sent[0]["function"] == {"$kf": "with_stand_ins"}
+    assert sent[0]["function"] == {"$kf": "course.testing.with_stand_ins"}
     namespace = {}
     exec("def forward(x):\n    return x + 1\ndef task(x):\n    return forward(x) * 10\n", namespace)
     assert testing.with_stand_ins({"forward": lambda x: x}, namespace["task"], 2) == 20

@@ -3,14 +3,14 @@ checker check_batchnorm_gradient.
 
 The checker is graded alone: the test hands it the reference batch norm, right and wrong backward
 passes (the known mistakes, each the reference backward with one thing changed), and the reference
-numerical gradient and relative error as its `gradient` and `error`. All of them are functions of
-the grader's that the kernel calls back, so a mistake in Task 1 or Task 2, or in the batch norm
+numerical gradient (course.gradcheck's, run in the kernel) and relative error as its `gradient`
+and `error`; the others are functions of the grader's that the kernel calls back, so a mistake in Task 1 or Task 2, or in the batch norm
 pasted at the top of the notebook, costs nothing here (Test 2, the report on the student's own
 batch norm, is the one test that runs those).
 """
 import numpy as np
 
-from course.gradcheck import rel_error
+from course.gradcheck import gradient_of, rel_error
 from course.testing import CheckFailed, check_array, check_scalar
 from grader.checks import reference
 
@@ -162,31 +162,12 @@ WRONG_BACKWARDS = [
 CONFIGS = [(dict(), (0, 1, 2)), (dict(N=7, D=3), (11, 12, 13)), (dict(N=3, D=6), (21, 22, 23))]
 
 
-def _gradient():
-    """The reference numerical gradient, as the checker's `gradient`, and what it saw: how often it
-    was called, and whether an f it was handed ignored its argument (its gradient all zeros)."""
-    seen = {"calls": 0, "blind": False}
-
-    def gradient(f, x, dout, h=1e-5):
-        seen["calls"] += 1
-        grad = reference.numerical_gradient(f, x, dout, h)
-        seen["blind"] = seen["blind"] or not grad.any()
-        return grad
-
-    return gradient, seen
-
-
-def _with_helpers_noted(failure, seen):
-    """The failure, with what the reference gradient saw when that explains it."""
-    if not seen["calls"]:
-        return CheckFailed(f"{failure}\nNote: your checker never called the `gradient` passed to it. Compute the "
-                           "numerical gradients with gradient(f, x, dout, h) and compare with error(a, b): the test "
-                           "hands your checker reference ones, so that it grades the checker alone.")
-    if seen["blind"]:
-        return CheckFailed(f"{failure}\nNote: a function f your checker handed to `gradient` ignores its argument "
-                           "(its numerical gradient is all zeros): write it as lambda a: forward(a, gamma, beta)[0], "
-                           "not with x, gamma or beta in place of a; `gradient` may perturb a copy of the array.")
-    return failure
+def _with_helpers_noted(failure):
+    """The failure, with a word on the helpers the test hands the checker."""
+    return CheckFailed(f"{failure}\nNote: the test hands your checker the course's numerical gradient and relative "
+                       "error: compute the numerical gradients with gradient(f, x, dout, h) and compare with error(a, b), "
+                       "and write each f as lambda a: forward(a, gamma, beta)[0] (it must compute from its argument: "
+                       "`gradient` perturbs the array it is given).")
 
 
 def test_checker(report_of, numbers_on_lines_with):
@@ -197,8 +178,10 @@ def test_checker(report_of, numbers_on_lines_with):
 
     report_of(forward, backward, gradient=..., error=..., **kwargs) -> (printed, errors) and
     numbers_on_lines_with(key, report) are the test cell's: they call the student's checker and
-    read its report."""
-    gradient, seen = _gradient()
+    read its report. The checker's `gradient` is course.gradcheck.gradient_of, which runs in the
+    kernel (the kernel has the course package): its calls of f stay there, and only f's calls of
+    the reference forward pass come back to the grader."""
+    gradient = gradient_of
 
     def errors(backward, **kwargs):
         return report_of(_bn_forward, backward, gradient=gradient, error=rel_error, **kwargs)[1]
@@ -213,7 +196,7 @@ def test_checker(report_of, numbers_on_lines_with):
             f"check_batchnorm_gradient(N=6, D=3) should print the largest absolute difference of dx, {DX_OFF}, on its "
             "dx line; it printed:\n" + report)
     except AssertionError as failure:
-        raise _with_helpers_noted(failure, seen) from None
+        raise _with_helpers_noted(failure) from None
 
 
 def _right_passes(errors):
