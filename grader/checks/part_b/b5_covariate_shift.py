@@ -232,9 +232,9 @@ def test_experiment(run_experiment, with_references, check_history, data, *, siz
             "their defaults?")
     assert hb["test_acc"][-1] >= hp["test_acc"][-1], (
         f"After 6 epochs the network with BN reaches {hb['test_acc'][-1]:.1%} test accuracy, below the "
-        f"{hp['test_acc'][-1]:.1%} of the network without BN; with the same start and the same mini-batches it should do "
-        "at least as well. Check that both networks are trained by train_and_record(net, data, epochs, record_every) "
-        "with the same settings.")
+        f"{hp['test_acc'][-1]:.1%} of the network without BN; with the same start and the same mini-batches it should "
+        "do at least as well. Check that both networks are trained by train_and_record(net, data, epochs, "
+        "record_every) with the same settings.")
     other = seed + 1
     runs = run(epochs=0, record_every=1, activation="tanh", seed=other)
     for (name, bn), history in zip((("history_plain", False), ("history_bn", True)), runs):
@@ -298,9 +298,9 @@ def test_visualize(visualize_covariate_shift, is_explorer):
                 other = hb if key == "plain" else hp
                 check_array(f"histogram drawn ({LABELS[key]}, layer {layer + 1}, epoch {epoch})", ui.heights(key),
                             share(h["pre"][r, layer]), rtol=1e-9, atol=1e-12,
-                            mistakes={"the counts come from the activations h (history['post']), not the inputs u to the "
-                                      "non-linearity": share(h["post"][r, layer]),
-                                      "every epoch shows the first epoch's histogram: the slider does not change the bars":
-                                          share(h["pre"][0, layer]),
+                            mistakes={"the counts come from the activations h (history['post']), not the inputs u "
+                                      "to the non-linearity": share(h["post"][r, layer]),
+                                      "every epoch shows the first epoch's histogram: the slider does not change the "
+                                      "bars": share(h["pre"][0, layer]),
                                       "the counts of the other network are shown": share(other["pre"][r, layer])},
                             hint="counts[r, l] = np.histogram(history['pre'][r, l], bins=edges)[0], for each network.")
