@@ -326,8 +326,9 @@ def encode(value, depth=0, callbacks=None):
         return {"$sl": [encode(value.start), encode(value.stop), encode(value.step)]}
     if value is Ellipsis:
         return {"$e": 1}
-    if kind is types.FunctionType and _kernel_function(value):
-        return {"$kf": _kernel_function(value)}
+    by_name = _kernel_function(value) if kind is types.FunctionType else None
+    if by_name:
+        return {"$kf": by_name}
     if callbacks is not None and kind in (types.FunctionType, types.MethodType, types.BuiltinFunctionType,
                                           functools.partial) \
             and not (kind is types.FunctionType and getattr(value, "runs_in_kernel", False) is True):
@@ -492,12 +493,10 @@ class Kernel:
     def apply(self, function, args, kwargs):
         """function(*args, **kwargs) run in the kernel (course.testing.in_kernel). Only a function
         of a locked cell's goes there as code (the student sees those cells anyway); a hidden
-        test's own code never does."""
-        name = _kernel_function(function)
-        if name:  # the kernel has it: by name
-            return self.request("apply", kernel_function=name, args=list(args), kwargs=dict(kwargs))
+        test's own code never does; one of the course's KERNEL_FUNCTIONS goes by name (encode)."""
         code = getattr(function, "__code__", None)
-        if type(function) is not types.FunctionType or code is None or code.co_filename != LOCKED:
+        if not _kernel_function(function) and (
+                type(function) is not types.FunctionType or code is None or code.co_filename != LOCKED):
             raise TypeError("in_kernel runs only functions defined in a locked cell of the notebook "
                             "(a hidden test's code never goes to the student's kernel)")
         return self.request("apply", function=function, args=list(args), kwargs=dict(kwargs))
@@ -505,8 +504,6 @@ class Kernel:
     def request(self, op, **fields):
         if "function" in fields:
             fields["function"] = encode(fields["function"])
-        elif "kernel_function" in fields:
-            fields["function"] = {"$kf": fields.pop("kernel_function")}
         if "args" in fields:
             args = fields["args"]
             fields["args"] = [encode(a, callbacks=self.callbacks) for a in args]
