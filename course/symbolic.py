@@ -60,7 +60,7 @@ from sympy.core.function import AppliedUndef
 from course.testing import CheckFailed
 
 __all__ = ["symbols", "check", "check_form", "check_value", "check_example", "evaluate", "equivalent",
-           "expand_shorthands", "set_sizes_key", "batch_sizes", "CheckFailed"]
+           "expand_shorthands", "normalize_symbols", "set_sizes_key", "batch_sizes", "CheckFailed"]
 
 # ---------------------------------------------------------------------------------------------
 # The course's symbols. Names are part of the course's interface: the notebooks use them.
@@ -185,7 +185,7 @@ def _show(name, answer):
         pass
 
 
-def _normalize(expr):
+def normalize_symbols(expr):
     """Map symbols a student made by hand (Symbol("gamma"), IndexedBase("x")) to the course's."""
     swap, bases = {}, expr.atoms(sp.IndexedBase)
     labels = {b.label for b in bases}
@@ -248,7 +248,7 @@ def _read(name, answer, shorthands=True, constants=False):
     if problem:
         _fail(name, [f"{name} is {problem}: too large to check."],
               "The formulas of this course are short: simplify yours, and write sums as Sum(..., (j, 1, m)).")
-    answer = _normalize(answer)
+    answer = normalize_symbols(answer)
     if answer.has(sp.Derivative):
         _fail(name, [f"{name} contains an unevaluated Derivative: {answer}."],
               "Work the derivative out by hand (or call .doit()) and type the result.", answer)
@@ -656,7 +656,7 @@ def evaluate(expr, **values):
     Returns a float, or an array of shape (m,) over i = 1..m when expr depends on i and no i
     is given. Raises ValueError when a symbol has no value or the result is not finite.
     """
-    expr = expand_shorthands(_normalize(_expression(expr, "the expression to evaluate")))
+    expr = expand_shorthands(normalize_symbols(_expression(expr, "the expression to evaluate")))
     mv = int(values["m"]) if "m" in values else len(np.atleast_1d(values.get("x", values.get("dy", []))))
     given = _Given(values)
     if i in expr.free_symbols and "i" not in values:
@@ -773,7 +773,7 @@ def equivalent(a, b, seed=0):
     ("differs when m = 3", "cannot evaluate ...") when not equal. The sizes m compared are
     `batch_sizes()`. Raises TypeError for a string or another non-expression.
     """
-    a, b = (expand_shorthands(_normalize(_expression(e, name))) for e, name in ((a, "a"), (b, "b")))
+    a, b = (expand_shorthands(normalize_symbols(_expression(e, name))) for e, name in ((a, "a"), (b, "b")))
     return _equivalent(a, b, _Points(seed))
 
 
@@ -890,11 +890,11 @@ def check(name, answer, expected, *, mistakes=None, shorthands=True, constants=F
     """
     __tracebackhide__ = True
     expected = _expression(expected, f"the expected value of {name}", by="the instructor")
-    mistakes = {description: expand_shorthands(_normalize(_expression(wrong, f"the mistake {description!r}",
+    mistakes = {description: expand_shorthands(normalize_symbols(_expression(wrong, f"the mistake {description!r}",
                                                                       by="the instructor")))
                 for description, wrong in (mistakes or {}).items()}
     answer = _read(name, answer, shorthands, constants)
-    got, exp = expand_shorthands(answer), expand_shorthands(_normalize(expected))
+    got, exp = expand_shorthands(answer), expand_shorthands(normalize_symbols(expected))
     if got == exp or _symbolic_zero(got - exp):
         return
     cases, points = _cases(got, exp), _Points(seed)

@@ -4,7 +4,7 @@
 The formulas build on each other (the student's dL_dmu is typed with their dL_dsigma2, dL_dx_i with
 both, dL_dbias with dL_dx_i): each check compares its answer with the expected formula on the
 references and, where an earlier answer is wrong, with the formula applied to the student's own
-(grader.checks.part_a.a1_forward_formulas.graded), so that a mistake costs its own task only.
+(grader.checks.symbolic.graded), so that a mistake costs its own task only.
 
 dL/dmu is checked twice: at mu = mu_B, where the term of the path through sigma^2 vanishes, and
 with mu moved off the batch mean (sigma^2 = 1/m sum_j (x_j - mu)^2 following it), where a wrong
@@ -17,10 +17,10 @@ import numpy as np
 import sympy as sp
 from sympy import Rational, Sum, sqrt
 
-from course.symbolic import CheckFailed, _normalize, check, evaluate, symbols
+from course.symbolic import CheckFailed, check, evaluate, normalize_symbols, symbols
 from course.testing import case, check_array, check_callable, check_unchanged
 from grader.checks import reference
-from grader.checks.part_a.a1_forward_formulas import graded
+from grader.checks.symbolic import graded
 
 x, dy, i, j, m = symbols("x dy i j m")
 gamma, beta, eps = symbols("gamma beta eps")
@@ -60,7 +60,7 @@ def _off_mean(expr, mu):
     mu = sp.Float(mu)
     k = sp.Dummy("k", integer=True, positive=True)
     var = Sum((x[k] - mu)**2, (k, 1, m)) / m
-    expr = _normalize(expr).replace(lambda e: isinstance(e, sp.Indexed) and e.base == x_hat,
+    expr = normalize_symbols(expr).replace(lambda e: isinstance(e, sp.Indexed) and e.base == x_hat,
                                     lambda e: (x[e.indices[0]] - mu) / sqrt(var + eps))
     return expr.xreplace({mu_B: mu, sigma2_B: var})
 
@@ -97,7 +97,7 @@ def _check_off_mean(answer, their_dsigma2):
     full (no mu_B, sigma2_B or x_hat) has nothing that moves with mu, and the path through mu may
     keep its sigma^2 at the batch mean."""
     __tracebackhide__ = True
-    if not _normalize(answer).has(mu_B, sigma2_B, x_hat):
+    if not normalize_symbols(answer).has(mu_B, sigma2_B, x_hat):
         return
     direct, batches = _off_mean_values(DMU_DIRECT)
     at_mean = np.array([float(evaluate(DMU_DIRECT, **batch)) for batch, _ in batches])
