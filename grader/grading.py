@@ -288,7 +288,7 @@ def _autograde_notebook(api, scratch, assignment, name, student, row):
     hiccup of the machine never costs a student points; a timeout is not retried."""
     from nbgrader.utils import temp_attrs
 
-    for attempt in range(ATTEMPTS):
+    for _ in range(ATTEMPTS):
         last_failure(clear=True)
         with temp_attrs(api.coursedir, notebook_id=Path(name).stem):
             log = autograde_student(api, scratch, assignment, student)

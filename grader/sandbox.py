@@ -163,7 +163,7 @@ def prepare(scratch):
     """Give the sandboxed kernel its scratch folder (owned by its user id when the grader is root)."""
     if _root():
         uid = sandbox_uid()
-        for folder, dirs, files in os.walk(scratch):
+        for folder, _, files in os.walk(scratch):
             os.chown(folder, uid, uid)
             for name in files:
                 os.chown(os.path.join(folder, name), uid, uid)

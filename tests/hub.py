@@ -108,7 +108,7 @@ def as_user(user, args, cwd=None, check=True, timeout=TIMEOUT, **extra_env):
 
 def chown_tree(path, user):
     entry = pwd.getpwnam(user)
-    for folder, dirs, files in os.walk(path):
+    for folder, _, files in os.walk(path):
         os.chown(folder, entry.pw_uid, entry.pw_gid)
         for name in files:
             os.chown(os.path.join(folder, name), entry.pw_uid, entry.pw_gid)

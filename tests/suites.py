@@ -67,7 +67,7 @@ def matrix_summary():
     lines = [f"one mistake, one task: {len(MATRIX)} wrong answers x {len(tests)} tests they cost; "
              f"cross-task losses: {sum(len(row[3]) for row in crossing)} "
              f"(in notebooks held to it: {sum(len(row[3]) for row in crossing if row[4])})"]
-    for notebook, name, lost, cross, held in crossing:
+    for notebook, name, _, cross, held in crossing:
         lines.append(f"  {'HELD ' if held else ''}{notebook}: '{name}' also costs {', '.join(cross)}")
     return lines
 

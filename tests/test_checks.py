@@ -79,7 +79,7 @@ def test_the_references_agree_with_finite_differences():
     assert [np.shape(part) for part in cache[:5]] == [(6, 4), (6, 4), (4,), (4,), (4,)]
     for axes in [(1,)]:
         ln_dx = reference.layernorm_backward(x, gamma, dout, axes)[0]
-        ln_numeric = reference.numerical_gradient(lambda z: reference.layernorm_forward(z, gamma, beta, axes), x, dout)
+        ln_numeric = reference.numerical_gradient(lambda z, axes=axes: reference.layernorm_forward(z, gamma, beta, axes), x, dout)
         np.testing.assert_allclose(ln_dx, ln_numeric, rtol=1e-6, atol=1e-9)
         np.testing.assert_allclose(reference.layernorm_staged(x, gamma, dout, axes, *reference.INVERSE_STD), ln_dx,
                                    rtol=1e-9, atol=1e-12)

@@ -15,7 +15,6 @@ import ast
 import re
 from pathlib import Path
 
-import nbformat
 import numpy as np
 import pytest
 

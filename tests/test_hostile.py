@@ -67,7 +67,7 @@ def test_each_trick_scores_what_the_same_wrong_answer_scores(graded):
     wrong = []
     for student, notebooks in students.items():
         rows = _rows(grades, student)
-        for stem, (nb, arrays, trick) in notebooks.items():
+        for stem, (_, arrays, trick) in notebooks.items():
             if arrays is None:
                 continue
             want = expected(stem, arrays)
@@ -97,7 +97,7 @@ def test_the_failing_test_says_why_in_the_graders_words(graded):
     for student, notebooks in students.items():
         if student in ("honest-perfect", "hostile-b3-spy"):
             continue
-        for stem, (_, arrays, trick) in notebooks.items():
+        for stem, (_, _, trick) in notebooks.items():
             path = root / "autograded" / student / hostile_class.ASSIGNMENT / f"{stem}.ipynb"
             nb = nbformat.read(str(path), as_version=4)
             errors = [(nbrun.grade_id(c), o) for c in nb.cells if c.cell_type == "code"

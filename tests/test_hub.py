@@ -252,7 +252,7 @@ def cycle(running_hub, course_dir):
             out["export"] = list(csv.DictReader(f))
         nbgrader(INSTRUCTOR, "release_feedback", PART, **teacher)
         step("release_feedback")
-        for path, mode in EXPECTED_MODES.items():
+        for path in EXPECTED_MODES:
             out["modes"][path] = (EXCHANGE / path).stat().st_mode & 0o7777
         out["denied"]["list the feedback folder"] = as_user(
             "bn-partly", ["ls", EXCHANGE / COURSE_ID / "feedback"], check=False).returncode != 0
@@ -329,7 +329,7 @@ def test_collect_meets_course_grade_layout(cycle):
 
 
 def test_grades_match_the_expected_table(cycle):
-    got, rows = {}, {}
+    got = {}
     for student, scores in cycle["grades"].items():
         got[student] = {name.split("/")[1]: score for name, score in scores.items()
                         if name.split("/")[1] in NOTEBOOKS}

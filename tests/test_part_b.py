@@ -51,7 +51,7 @@ def test_case_names_the_case_of_a_failed_check_and_of_an_exception():
 
     with pytest.raises(CheckFailed, match=r"^For x of shape \(2, 3, 4\), your code raised ValueError: too many"):
         with case("x of shape (2, 3, 4)"):
-            n, d = (2, 3, 4)
+            _, _ = (2, 3, 4)
     with pytest.raises(CheckFailed, match=r"your code raised AssertionError: \(no message\)"):
         with case("x of shape (2, 3, 4)"):
             raise AssertionError()  # a bare assert of the student's code

@@ -42,7 +42,7 @@ def test_an_isolated_worker_cannot_signal_or_see_the_grading_run():
             pool.submit({"main": main})
         results = [result for task, result, died_at in pool.results()]
     assert len(results) == 2
-    for kind, (outcome, visible, uid) in results:
+    for kind, (outcome, visible, _) in results:
         assert kind == "done" and outcome == "no such process", outcome
         assert main not in visible and len(visible) <= 3, visible
     # every worker has pid 2 in its namespace: their kernels' user ids (and process limits) differ all the same
