@@ -355,6 +355,19 @@ def _checks_modules():
     return tuple(info.name for info in pkgutil.walk_packages(grader.checks.__path__, "grader.checks."))
 
 
+def _ancestors():
+    """This process's id and its ancestors' in its PID namespace (the namespace's init among them)."""
+    pids, pid = set(), os.getpid()
+    while pid > 0 and pid not in pids:
+        pids.add(pid)
+        try:
+            with open(f"/proc/{pid}/status") as status:
+                pid = next(int(line.split()[1]) for line in status if line.startswith("PPid:"))
+        except (OSError, StopIteration, ValueError):
+            break
+    return pids
+
+
 def _clear(private):
     """After a child: no process of it left, and /tmp empty (only in the sandbox, where this
     process is alone in its PID namespace with its own user id)."""
@@ -364,6 +377,11 @@ def _clear(private):
         os.kill(-1, signal.SIGKILL)  # every process this one may signal, itself and the namespace's init excepted
     except OSError:
         pass
+    # a killed process stays in /proc until the namespace's init reaps it: wait for that (briefly),
+    # so that the next child finds none of them
+    keep, deadline = _ancestors(), time.monotonic() + 2.0
+    while time.monotonic() < deadline and any(int(p) not in keep for p in os.listdir("/proc") if p.isdigit()):
+        time.sleep(0.002)
     for entry in os.scandir("/tmp"):
         try:
             if entry.is_dir(follow_symlinks=False):
