@@ -56,7 +56,7 @@ def gradebook(tmp_path_factory):
         for (sid, name), score in scores.items():
             gb.add_submission(name, sid, timestamp=due + timedelta(days=2 if sid == "late" else -1))
             grade = gb.find_grade("test", "nb", name, sid)
-            grade.auto_score = score
+            grade.auto_score, grade.needs_manual_grade = score, False   # as nbgrader's autograder records it
             if sid == "late":   # nbgrader keeps the penalty per notebook
                 gb.find_submission_notebook("nb", name, sid).late_submission_penalty = 2.0
             gb.db.commit()
