@@ -1,9 +1,11 @@
-"""The course's command line: `course release | demo | grade | report | check NOTEBOOK` (or python -m grader).
+"""The course's command line: `course release | demo | grade | export | report | check NOTEBOOK` (or python -m grader).
 
     course release             build release/ (students) and solution/ (self-learners) from source/
     course demo                the main job: build, grade a demo class of four, print the grade table
     course grade [--jobs N]    autograde what is in submitted/, write feedback and the CSV export,
                                then the class report and, given a roster, the LMS files
+    course export              rewrite exports/grades.csv and the LMS files from the gradebook, without
+                               grading: after grading written answers in formgrader
     course report              write the class report (exports/class-report.html) from the gradebook
     course check NOTEBOOK      grade one filled-in notebook against the hidden tests, privately
 
@@ -137,16 +139,20 @@ def _with_saved(grades, root):
     return merged
 
 
-def _after_grading(grades, root, roster, db_url=None):
-    """The class report and the LMS files, once a class (or part of it) has been graded."""
+def _after_grading(grades, root, roster, db_url=None, **options):
+    """The class report and the LMS files (`options`: _lms's), once a class (or part of it) has
+    been graded."""
     from grader import report
 
     report.save_results(root, _with_saved(grades, root))
-    _lms(root, roster, db_url)
+    _lms(root, roster, db_url, **options)
     _class_report(root, db_url)
 
 
-def _lms(root, roster, db_url=None):
+def _lms(root, roster, db_url=None, autograded_only=False, percent=False, bom=False):
+    """Write exports/canvas.csv and moodle.csv (grader.lms.export_all, with its options) and say
+    what is in them, and what is not: students not in the roster, and assignments left out (or
+    marked) because written answers are not graded yet."""
     from grader import lms
 
     roster = Path(roster)
@@ -155,16 +161,28 @@ def _lms(root, roster, db_url=None):
         return
     api = coursedir.make_api(root, **({"db_url": db_url} if db_url else {}))
     try:
-        done = lms.export_all(api, root / "exports", roster)
+        done = lms.export_all(api, root / "exports", roster, autograded_only=autograded_only, percent=percent,
+                              bom=bom)
     except ValueError as error:  # the grades are in; only the LMS files are missing
         print(f"\nLMS files not written: {error}")
         return
     print()
     for key, plugin in done.items():
-        print(f"{key.title()} import file: {plugin.written}")
+        if plugin.written:
+            print(f"{key.title()} import file: {plugin.written}"
+                  + (" (scores as percentages of each assignment's maximum)" if percent else ""))
+        else:
+            print(f"{key.title()} import file: NOT written: no assignment is fully graded")
         if plugin.missing:
             print(f"  NOT in it (not in the roster {roster.name}, or no {plugin.required}): "
                   f"{', '.join(plugin.missing)}")
+    plugin = done["canvas"]  # the same assignments wait for both files (those of the roster's students)
+    for name in plugin.partial:
+        print(f"  {name}: AUTOGRADED POINTS ONLY (--autograded-only), and its header says so: "
+              f"{plugin.waiting[name]}, counted as 0")
+    for name in plugin.refused:
+        print(f"  {name} NOT in them: {plugin.waiting[name]}; grade them in formgrader, then run `course export` "
+              "(or add --autograded-only for a column of the points given so far, marked as such)")
 
 
 def _class_report(root, db_url=None):
@@ -246,12 +264,34 @@ def cmd_grade(args):
                                      unsandboxed=args.unsandboxed, assignment_ids=args.assignment,
                                      notebooks=args.notebook)
         _report(grades, root)
-        _after_grading(grades, root, roster, args.db_url)
+        _after_grading(grades, root, roster, args.db_url, **_lms_options(args))
     if args.json:
         from grader import table
 
         table.write_json(grades, args.json)
     return 3 if grades.failures else 0
+
+
+def cmd_export(args):
+    root = _root(args, writes=("exports",))
+    from grader import record
+
+    roster = Path(args.roster) if args.roster else root / "roster.csv"
+    if args.roster and not roster.is_file():
+        raise Refused(f"--roster {args.roster}: no such file")
+    url = _gradebook_url(root, args.db_url)
+    with coursedir.exclusive(root, url):  # not while a grading run writes the gradebook
+        coursedir.check_gradebook(url, must_exist=True)
+        api = coursedir.make_api(root, **({"db_url": args.db_url} if args.db_url else {}))
+        path = record.export_csv(api, root / "exports" / "grades.csv")
+        print(f"export: {path}")
+        _lms(root, roster, args.db_url, **_lms_options(args))
+    return 0
+
+
+def _lms_options(args):
+    """The LMS files' options of a command's arguments (_lms's keywords)."""
+    return {"autograded_only": args.autograded_only, "percent": args.percent, "bom": args.bom}
 
 
 def cmd_report(args):
@@ -351,8 +391,21 @@ def parser():
     main.add_argument("--version", action="version", version=_version())
     sub = main.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
 
-    def command(name, run, summary, description):
-        p = sub.add_parser(name, help=summary, description=description, parents=[common])
+    lms_files = Parser(add_help=False)
+    lms_files.add_argument("--roster", metavar="CSV", help="the roster for the Canvas and Moodle files "
+                                                           "(default: roster.csv in the course folder)")
+    lms_files.add_argument("--autograded-only", action="store_true",
+                           help="also write the LMS column of an assignment whose written answers are not all "
+                                "graded yet, with the points given so far (ungraded answers count 0), its header "
+                                "marked '(autograded points only)'; without it such a column is left out")
+    lms_files.add_argument("--percent", action="store_true",
+                           help="LMS scores as percentages of each assignment's maximum, headers marked '(%%)': "
+                                "for a grade item out of 100 (a new Moodle grade item's maximum; docs/lms.md)")
+    lms_files.add_argument("--bom", action="store_true",
+                           help="begin the LMS files with a UTF-8 byte order mark, for Excel")
+
+    def command(name, run, summary, description, parents=()):
+        p = sub.add_parser(name, help=summary, description=description, parents=[common, *parents])
         p.set_defaults(run=run)
         return p
 
@@ -369,7 +422,7 @@ def parser():
                     "notebooks named), each notebook in a sandboxed kernel, each test judged by the "
                     "grader; write the feedback, the gradebook, exports/grades.csv, the class report "
                     "and, with a roster, the Canvas and Moodle files. Exits 3 only when the grader "
-                    "itself failed for some student.")
+                    "itself failed for some student.", parents=[lms_files])
     grade.add_argument("--student", action="append", metavar="ID",
                        help="grade only this student, a folder of submitted/ (repeatable)")
     grade.add_argument("--assignment", action="append", metavar="PART",
@@ -387,11 +440,17 @@ def parser():
     grade.add_argument("--db-url", metavar="URL", help="gradebook URL, e.g. postgresql+psycopg://... "
                                                        "(default: COURSE_DB_URL or gradebook.db)")
     grade.add_argument("--json", metavar="PATH", help="also write {student: {notebook: score}} here")
-    grade.add_argument("--roster", metavar="CSV", help="the roster for the Canvas and Moodle files "
-                                                       "(default: roster.csv in the course folder)")
     grade.add_argument("--unsandboxed", action="store_true",
                        help="run the students' kernels without the sandbox (bubblewrap), with the "
                             "grader's rights: only where it cannot run, and for code you trust")
+    export = command("export", cmd_export, "rewrite grades.csv and the LMS files from the gradebook",
+                     "Rewrite exports/grades.csv and, with a roster, the Canvas and Moodle files from the "
+                     "gradebook, without grading again: run it after grading the written answers in "
+                     "formgrader (course grade writes them itself after grading). An assignment whose written "
+                     "answers are not all graded gets no LMS column (it says which and how many), unless "
+                     "--autograded-only. Exits 0 when done (also when a column is left out), 2 when refused.",
+                     parents=[lms_files])
+    export.add_argument("--db-url", metavar="URL", help="gradebook URL (default: COURSE_DB_URL or gradebook.db)")
     report = command("report", cmd_report, "write the class report from the gradebook",
                      "Write the class report, exports/class-report.html (what the class got wrong, score "
                      "distributions, what waits for the teaching team), from the gradebook and the "

@@ -166,6 +166,13 @@ CASES = [
     Case("report with an empty gradebook", [*R, "report"], 2, ("is empty",), empty_gradebook),
     Case("report with a corrupted gradebook", [*R, "report"], 2, ("not a database",), junk_gradebook),
     Case("report of a URL of no database", [*R, "report", "--db-url", "foo://bar"], 2, ("foo://bar",)),
+    # course export
+    Case("export without a gradebook", [*R, "export"], 2, ("no gradebook at", "course grade"), no_gradebook),
+    Case("export with an empty gradebook", [*R, "export"], 2, ("is empty",), empty_gradebook),
+    Case("export with a corrupted gradebook", [*R, "export"], 2, ("not a database",), junk_gradebook),
+    Case("export with a roster that is not there", [*R, "export", "--roster", "{tmp}/roster.csv"], 2,
+         ("no such file",)),
+    Case("export while another run is at work", [*R, "export"], 2, ("another course command",), another_run),
     # course check
     Case("check a folder", [*R, "check", "{root}/source/part_b"], 2, ("is a folder",)),
     Case("check a notebook of no course", [*R, "check", "{tmp}/homework.ipynb"], 2,
@@ -208,7 +215,8 @@ def test_a_bad_input_is_refused_in_one_line_and_changes_nothing(case, course, ca
     assert changed(before, snapshot(root)) == [], "a refused command changed the course folder"
 
 
-@pytest.mark.parametrize("command", [["release"], ["demo"], ["grade"], ["report"], ["check", "b1_forward.ipynb"]])
+@pytest.mark.parametrize("command", [["release"], ["demo"], ["grade"], ["export"], ["report"],
+                                     ["check", "b1_forward.ipynb"]])
 def test_outside_a_course_folder_every_command_refuses_and_touches_nothing(tmp_path, command):
     """Never another class: not the folder the grader's package sits in (the repository here)."""
     watched = [ROOT / name for name in ("gradebook.db", "exports", "feedback", "autograded")]
@@ -233,7 +241,7 @@ def _read_only(root):
     return None
 
 
-@pytest.mark.parametrize("command", ["release", "demo", "grade", "report"])
+@pytest.mark.parametrize("command", ["release", "demo", "grade", "export", "report"])
 def test_a_read_only_course_folder_is_refused_before_any_work(course, command):
     root, _ = course
     before = snapshot(root)
@@ -304,12 +312,21 @@ def test_dry_run_says_what_would_be_graded_and_writes_nothing(course, capsys):
 def test_version_and_a_description_in_every_commands_help(capsys):
     code, out, _ = run_main(["--version"], capsys)
     assert code == 0 and out.startswith("course 0.") and "nbgrader 0.9.6" in out
-    for command in ("release", "demo", "grade", "report", "check"):
+    for command in ("release", "demo", "grade", "export", "report", "check"):
         code, out, _ = run_main([command, "--help"], capsys)
         assert code == 0 and "--root PATH" in out
         description = out.split("\n\n")[1]
         assert len(description.split()) > 10, f"course {command} --help has no description:\n{out}"
     assert cli.MEMORY_MB == grading.DEFAULT_MEMORY_MB, "--help shows another default than grade_class's"
+
+
+def test_export_says_when_to_use_it(capsys):
+    code, out, _ = run_main(["export", "--help"], capsys)
+    assert code == 0 and "after grading the written answers in formgrader" in " ".join(out.split())
+    for option in ("--autograded-only", "--percent", "--bom", "--roster CSV", "--db-url URL"):
+        assert option in out
+    code, out, _ = run_main(["--help"], capsys)
+    assert "course export" in out and "without grading" in " ".join(out.split())
 
 
 def _rows(students, notebooks, assignments=("part_a", "part_b", "part_c")):
