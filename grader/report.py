@@ -14,11 +14,13 @@ notebooks that could not be graded.
     build(root)            -> collect() and the page, exports/class-report.html
                               (grader.report_page: plots embedded, math as MathML)
     save_results(root, grades)  keep what a grading run found that the gradebook does not hold
-                              (why a notebook was not graded, what was flagged for review)
+                              (why a notebook was not graded, what was flagged for review, when
+                              the run ended and its notes)
 
 Numbers are never typed in: scores and pass rates come from nbgrader's gradebook, the failures
 from the autograded notebooks' test cells (grader.record.failures).
 """
+import datetime
 import json
 import re
 import statistics
@@ -33,6 +35,10 @@ from nbgrader.utils import is_grade, is_task
 
 RESULTS = Path("exports") / "grading-results.json"
 REPORT = Path("exports") / "class-report.html"
+ROSTER = "roster.csv"   # the LMS roster (grader.lms), read here for students' names only
+# The entry of grading-results.json about the last run itself: no student has this id, since
+# grading skips hidden folders of submitted/ (grader.grading.find_students).
+RUN = ".run"
 
 # The sentences with which course.testing and course.symbolic name a known mistake.
 NOT_ANSWERED = "not answered (the answer cell still raises NotImplementedError)"
@@ -65,6 +71,7 @@ def save_results(root, grades):
     path.parent.mkdir(parents=True, exist_ok=True)
     results = json.loads(path.read_text()) if path.is_file() else {}
     failures = getattr(grades, "failures", {})
+    results[RUN] = {"finished": _now(), "notes": list(getattr(grades, "notes", []))}
     for student, rows in grades.items():
         results[student] = {
             "notebooks": {r.name: {"problem": r.problem, "reason": r.reason, "flags": list(r.flags)} for r in rows
@@ -73,6 +80,11 @@ def save_results(root, grades):
         }
     path.write_text(json.dumps(results, indent=1, sort_keys=True, ensure_ascii=False))
     return path
+
+
+def _now():
+    """The time now, in UTC, to the minute: "2026-12-04 06:40 UTC"."""
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _load_results(root):
@@ -133,6 +145,10 @@ class NotebookStats:
         """How many students have every autograded point."""
         return sum(1 for s in self.scores.values() if s >= self.max_code > 0)
 
+    def zero(self):
+        """How many graded students have no autograded point."""
+        return sum(1 for s in self.scores.values() if s <= 0)
+
 
 @dataclass
 class ClassReport:
@@ -142,11 +158,17 @@ class ClassReport:
     flagged: list = field(default_factory=list)         # [(student, notebook, flag)]
     failures: dict = field(default_factory=dict)        # student -> grader failure
     sources: dict = field(default_factory=dict)         # notebook name -> source notebook
+    course_id: str = ""                                 # nbgrader's CourseDirectory.course_id
+    built: str = ""                                     # when the report was made ("2026-12-04 06:40 UTC")
+    graded: str = ""                                    # when the last grading run ended ("" unknown)
+    notes: list = field(default_factory=list)           # that run's notes (files not graded, no sandbox...)
+    names: dict = field(default_factory=dict)           # student -> name (gradebook, else roster)
+    feedback: dict = field(default_factory=dict)        # (student, notebook name) -> "feedback/.../x.html"
+    root: str = ""                                      # the course folder (the feedback paths are in it)
 
-    def mistakes(self):
-        """[(mistake, students, [TestStats])] over the whole class: named mistakes only, by
-        the number of students they affect."""
-        students, where, names = defaultdict(set), defaultdict(list), defaultdict(set)
+    def _grouped(self):
+        """{mistake: (students, [TestStats], points lost)} of the named mistakes."""
+        students, where, names, lost = defaultdict(set), defaultdict(list), defaultdict(set), defaultdict(float)
         for test in self.tests:
             for mistake, who in test.failures.items():
                 if not named(mistake):
@@ -156,13 +178,32 @@ class ClassReport:
                 key = re.split(r";|: ", mistake, maxsplit=1)[0].strip()
                 names[key].add(mistake)
                 students[key] |= set(who)
+                lost[key] += test.points * len(who)
                 if test not in where[key]:
                     where[key].append(test)
-        students = {min(names[k], key=len): who for k, who in students.items()}
-        where = {min(names[k], key=len): tests for k, tests in where.items()}
-        order = {id(t): i for i, t in enumerate(self.tests)}
-        return sorted(((m, sorted(s), where[m]) for m, s in students.items()),
-                      key=lambda t: (-len(t[1]), order[id(t[2][0])], t[0]))
+        return {min(names[k], key=len): (sorted(students[k]), where[k], lost[k]) for k in students}
+
+    def mistakes(self):
+        """[(mistake, students, [TestStats])] over the whole class: named mistakes only, by the
+        number of students they affect, then by the points they cost the class, then by name (so
+        that ties come out the same way every time)."""
+        grouped = self._grouped()
+        return [(m, who, where) for m, (who, where, _) in
+                sorted(grouped.items(), key=lambda kv: (-len(kv[1][0]), -kv[1][2], kv[0]))]
+
+    def points_lost(self):
+        """{mistake: the points the class lost to it} (a student failing two tests under the
+        same mistake loses both tests' points)."""
+        return {m: lost for m, (_, _, lost) in self._grouped().items()}
+
+    def name(self, student):
+        """'Ada Lovelace (ada)', or the id alone when no name is known."""
+        known = self.names.get(student, "")
+        return f"{known} ({student})" if known else student
+
+    def handed_in_nothing(self):
+        """The students who handed in none of the notebooks."""
+        return [s for s in self.students if all(s in nb.not_submitted for nb in self.notebooks)]
 
 
 def named(mistake):
@@ -236,9 +277,28 @@ def _tally(by_test, grades, autograded, student, students):
             test.examples[mistake] = _anonymise(f"{failure.kind}: {failure.message}", students)
 
 
+def _names(gb, root):
+    """{student: "First Last"} from the gradebook, else from the roster (roster.csv)."""
+    from grader.lms import read_roster
+
+    try:
+        roster = read_roster(root / ROSTER) if (root / ROSTER).is_file() else {}
+    except (OSError, ValueError):   # a roster that cannot be read costs only the names
+        roster = {}
+    names = {}
+    for student in gb.students:
+        row = roster.get(student.id, {})
+        first = student.first_name or row.get("first_name", "")
+        last = student.last_name or row.get("last_name", "")
+        if f"{first} {last}".strip():
+            names[student.id] = f"{first} {last}".strip()
+    return names
+
+
 def collect(root=None, db_url=None):
     """Every number of the class report: a ClassReport of the class in the gradebook (db_url,
-    default: the course's), its autograded notebooks and the saved grading results."""
+    default: the course's), its autograded notebooks, the feedback pages and the saved grading
+    results."""
     from nbgrader.api import Gradebook, MissingEntry
 
     root = Path(root or coursedir.course_root())
@@ -246,9 +306,11 @@ def collect(root=None, db_url=None):
     # a report of no gradebook is refused (grader.coursedir.Refused); nbgrader would make an empty one
     coursedir.check_gradebook(api.coursedir.db_url, must_exist=True)
     results = _load_results(root)
-    notebooks, tests, flagged, sources = [], [], [], {}
+    run = results.pop(RUN, {})
+    notebooks, tests, flagged, sources, feedback = [], [], [], {}, {}
     with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
         students = sorted(s.id for s in gb.students)
+        names = _names(gb, root)
         for assignment in coursedir.assignments(root):
             for path in coursedir.source_notebooks(root, assignment):
                 source = nbformat.read(path, as_version=4)
@@ -264,6 +326,9 @@ def collect(root=None, db_url=None):
                 for student in students:
                     saved = results.get(student, {}).get("notebooks", {}).get(stats.name, {})
                     flagged += [(student, stats.name, flag) for flag in saved.get("flags", [])]
+                    page = Path("feedback", student, assignment, f"{path.stem}.html")
+                    if (root / page).is_file():   # also the page saying it was not handed in
+                        feedback[student, stats.name] = page.as_posix()
                     try:
                         sub = gb.find_submission_notebook(path.stem, assignment, student)
                     except MissingEntry:
@@ -288,7 +353,9 @@ def collect(root=None, db_url=None):
                 notebooks.append(stats)
                 tests += by_test.values()
     failures = {s: r["error"] for s, r in results.items() if r.get("error") and s in students}
-    return ClassReport(students, notebooks, tests, flagged, failures, sources)
+    return ClassReport(students, notebooks, tests, flagged, failures, sources, course_id=api.coursedir.course_id,
+                       built=_now(), graded=run.get("finished", ""), notes=list(run.get("notes", [])),
+                       names=names, feedback=feedback, root=str(root))
 
 
 # --------------------------------------------------------------------------- terminal
@@ -327,4 +394,4 @@ def build(root=None, db_url=None):
 
     root = Path(root or coursedir.course_root())
     report = collect(root, db_url)
-    return report, write_html(report, root / REPORT)
+    return report, write_html(report, root / REPORT, config=coursedir.load_config(root))

@@ -8,12 +8,16 @@ description: scores, pass counts, who made which named mistake, what was not gra
 import html
 import io
 import re
+from pathlib import Path
+from urllib.parse import unquote
 
+import nbformat
 import pytest
+from traitlets.config import Config
 
 import sample_class
 from class_fixture import graded_class  # noqa: F401 (a fixture)
-from grader import coursedir, mathml, report
+from grader import coursedir, mathml, report, report_page
 from grader.progress import GradingProgress
 from course.testing import CheckFailed, check_array
 
@@ -130,7 +134,7 @@ def test_the_page_is_one_self_contained_file(built):
     page = path.read_text()
     assert "<script" not in page
     assert external_resources(page) == []
-    assert page.count("src='data:image/png;base64,") == 3   # mistakes, overview, distributions
+    assert page.count("src='data:image/png;base64,") == 2   # overview, distributions (the mistakes: a table)
     assert f"{len(rep.students)} students" in page and "Written answers awaiting manual grading" in page
 
 
@@ -152,6 +156,151 @@ def test_feedback_pages_load_nothing_from_another_host_and_carry_their_math(buil
         assert "cdnjs" not in text and "MathJax.Hub" not in text
     graded = (root / "feedback" / "honest-perfect" / "part_b" / "b1_forward.html").read_text()
     assert "<math" in graded and "$$" not in graded
+
+
+def test_headings_show_their_math_as_mathml_and_their_backticks_as_code(built):
+    _, _, rep, path = built
+    page = path.read_text()
+    headings = [t.heading for t in rep.tests if "$" in t.heading and "`" in t.heading]
+    assert headings, "the sample class has a test heading with math and code"
+    for heading in headings:
+        assert html.escape(heading) not in page and heading not in page
+        assert report_page._inline(heading) in page
+    assert "<code>dout</code>" in report_page._inline(headings[0]) and "<math" in report_page._inline(headings[0])
+    text = re.sub(r"<pre>.*?</pre>", "", page, flags=re.S)   # example messages may quote a $
+    assert "$" not in re.sub(r"<[^>]+>", "", text)
+
+
+def test_every_students_scores_link_to_the_feedback_pages_grading_wrote(built):
+    root, _, rep, path = built
+    page = path.read_text()
+    links = [unquote(html.unescape(href)) for href in re.findall(r"<a href='(\.\./feedback/[^']+)'", page)]
+    written = {p.relative_to(root).as_posix() for p in (root / "feedback").glob("*/*/*.html")
+               if p.parts[-3] in rep.students}
+    assert links and all((path.parent / link).resolve().is_file() for link in links)
+    assert {(path.parent / link).resolve().relative_to(root.resolve()).as_posix() for link in links} == written
+    for student in rep.students:   # one row each, with its autograded total
+        total = sum(nb.scores.get(student, 0.0) for nb in rep.notebooks)
+        assert f"<tr><th scope='row'>{html.escape(rep.name(student))}</th>" in page
+        row = page.split(f"<tr><th scope='row'>{html.escape(rep.name(student))}</th>")[1].split("</tr>")[0]
+        assert row.endswith(f"<td class='n'>{total:g}</td>"), (student, row)
+
+
+def test_who_did_not_hand_in_is_named(built):
+    _, subs, rep, path = built
+    section = path.read_text().split("<h3>Who did not hand in</h3>")[1].split("<h2>")[0]
+    missing = {(s, nb.name) for nb in rep.notebooks for s in nb.not_submitted}
+    assert missing, "the sample class has a notebook not handed in"
+    for student, notebook in missing:
+        row = section.split(f"<th scope='row'>{html.escape(student)}</th>")[1].split("</tr>")[0]
+        assert notebook in row or "nothing" in row
+
+
+def test_the_page_says_which_course_when_and_what_the_grading_run_noted(built, graded_class):  # noqa: F811
+    _, _, grades, _ = graded_class
+    _, _, rep, path = built
+    page = path.read_text()
+    assert rep.course_id == "batchnorm-tutorial10" and "<h1>Class report: batchnorm-tutorial10</h1>" in page
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", rep.graded) and f"last graded {rep.graded}" in page
+    assert f"report of {rep.built}" in page
+    notes = page.split("<h3>Notes of the last grading run</h3>")[1]
+    assert rep.notes == list(grades.notes)
+    assert all(html.escape(note) in notes for note in grades.notes) and (grades.notes or "<p>None.</p>" in notes)
+
+
+def test_formgrader_links_start_where_the_configuration_says(built, tmp_path):
+    _, _, rep, _ = built
+    waiting = next(nb for nb in rep.notebooks if nb.manual_cells) if any(nb.manual_cells for nb in rep.notebooks) \
+        else None
+    default = report_page.ReportPage()
+    assert default.formgrader("part_b", "b1_forward") == "http://localhost:8888/formgrader/gradebook/part_b/b1_forward"
+    (tmp_path / coursedir.CONFIG_FILE).write_text(
+        "c = get_config()  # noqa: F821\n"
+        "c.ReportPage.formgrader_url = '/services/batchnorm-tutorial10/formgrader/'\n")
+    hub = report_page.ReportPage(config=coursedir.load_config(tmp_path))
+    assert hub.formgrader("part_b", "b1 forward") == "/services/batchnorm-tutorial10/formgrader/gradebook/part_b/b1%20forward"
+    if waiting:   # the sample class's B1 and B2 have no written answers; the page has no link then
+        page = report_page.render_html(rep, Config(ReportPage={"formgrader_url": "/services/x/formgrader"}))
+        assert f"href='/services/x/formgrader/gradebook/{waiting.assignment}/{waiting.notebook}'" in page
+
+
+# --------------------------------------------------------------------------- a class made up here
+
+def _made_up_class(students, names=None, mistakes=()):
+    """A ClassReport of one notebook (B1, one test worth 2 points, one written answer) over
+    `students`: mistakes is [(mistake, [student])], the rest passed."""
+    source = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# B1 🟢 The forward pass\n$$\\mu = \\frac{1}{m}\\sum_i x_i$$"),
+        nbformat.v4.new_markdown_cell("## Test 1: shapes, and $\\beta$ is the sum of `dout`"),
+        nbformat.v4.new_code_cell(metadata={"nbgrader": {"grade_id": "b1-test-values"}})])
+    nb = report.NotebookStats("part_b", "b1_forward", "B1 🟢 The forward pass", 2.0, 1.0)
+    test = report.TestStats("part_b", "b1_forward", "b1-test-values", 2.0, "Test 1: shapes, and $\\beta$ is the sum "
+                            "of `dout`", graded=len(students) - 1)
+    failing = {s for _, who in mistakes for s in who}
+    for student in students[:-1]:
+        nb.scores[student] = 0.0 if student in failing else 2.0
+    nb.not_submitted.append(students[-1])
+    nb.manual_waiting, nb.manual_cells = list(students[:1]), 1
+    test.passed = test.graded - len(failing)
+    for mistake, who in mistakes:
+        test.failures[mistake] = list(who)
+        test.examples[mistake] = f"AssertionError: {who[0]} wrote <b>this</b>"
+    return report.ClassReport(list(students), [nb], [test], sources={"part_b/b1_forward": source},
+                              course_id="bn<101>", built="2026-12-04 06:40 UTC", names=dict(names or {}))
+
+
+def test_tied_mistakes_are_said_to_be_tied_and_come_out_in_the_same_order():
+    students = ["s1", "s2", "s3", "s4", "s5", "absent"]
+    mistakes = [("d wrong", ["s4"]), ("b wrong", ["s2"]), ("c wrong", ["s3"]), ("a wrong", ["s1"])]
+    rep = _made_up_class(students, mistakes=mistakes)
+    second = report.TestStats("part_b", "b1_forward", "b1-test-cache", 3.0, graded=5, passed=4,
+                              failures={"c wrong": ["s3"]})
+    rep.tests.append(second)   # "c wrong" costs 2 + 3 points, the others 2
+    ranked = [m for m, _, _ in rep.mistakes()]
+    assert ranked == ["c wrong", "a wrong", "b wrong", "d wrong"]
+    assert [m for m, _, _ in _made_up_class(students, mistakes=mistakes[::-1]).mistakes()] == [
+        "a wrong", "b wrong", "c wrong", "d wrong"]   # by name when the points tie too
+    lead = report_page._lead(rep)
+    assert "4 mistakes are tied at 1 of 6 students" in lead and "1 more in the table below" in lead
+    assert lead.index("c wrong") < lead.index("a wrong") < lead.index("b wrong") and "d wrong" not in lead
+
+
+HOSTILE_ID = "<script>alert('id')</script>"
+HOSTILE_NAME = "<img src=x onerror=alert(1)> Mallory</td><script>"
+
+
+def test_hostile_student_ids_names_and_texts_reach_the_page_escaped():
+    students = ["ada", HOSTILE_ID, "absent"]
+    rep = _made_up_class(students, names={HOSTILE_ID: HOSTILE_NAME, "absent": "<b>Absent</b>"},
+                         mistakes=[("the variance divides by N-1", [HOSTILE_ID])])
+    rep.flagged = [(HOSTILE_ID, "part_b/b1_forward", "b1-forward, line 1: <script>flag</script>")]
+    rep.notebooks[0].not_graded["ada"] = "could not be graded: <script>why</script>"
+    rep.failures = {HOSTILE_ID: "Traceback\n<script>failure</script>"}
+    rep.notes = [f"{HOSTILE_ID}: files not graded: <script>.py"]
+    rep.feedback = {(HOSTILE_ID, "part_b/b1_forward"): f"feedback/{HOSTILE_ID}/part_b/b1_forward.html"}
+    page = report_page.render_html(rep)
+    assert "<script" not in page.lower() and "<img src=x" not in page and "<b>Absent</b>" not in page
+    assert "<b>this</b>" not in page and "bn<101>" not in page
+    assert html.escape(f"{HOSTILE_NAME} ({HOSTILE_ID})") in page   # named where the page names students
+    assert page.count(html.escape(HOSTILE_ID)) >= 4   # the scores, flagged, grader failure, notes
+    link = re.search(r"<a href='([^']*)' aria-label", page).group(1)
+    assert "<" not in link and unquote(html.unescape(link)) == f"feedback/{HOSTILE_ID}/part_b/b1_forward.html"
+
+
+def test_a_roster_gives_the_names_the_gradebook_lacks(tmp_path):
+    from grader.lms import ROSTER_COLUMNS
+
+    (tmp_path / report.ROSTER).write_text(",".join(ROSTER_COLUMNS) + "\nada,Ada,Lovelace" + "," * (len(ROSTER_COLUMNS) - 3)
+                                          + "\n")
+
+    class Student:
+        def __init__(self, id, first_name=None, last_name=None):
+            self.id, self.first_name, self.last_name = id, first_name, last_name
+
+    class Gradebook:
+        students = [Student("ada"), Student("bo", "Bo", "Diddley"), Student("cy")]
+
+    assert report._names(Gradebook(), Path(tmp_path)) == {"ada": "Ada Lovelace", "bo": "Bo Diddley"}
 
 
 def test_the_summary_names_the_most_common_mistake(built):
