@@ -32,7 +32,7 @@ overwritten) and listed in `plugin.partial`. When no column is left, no file is 
 one is removed, so that it cannot be imported by mistake).
 
 Text cells that a spreadsheet would read as a formula (starting with =, +, -, @, a tab or a
-carriage return) get a leading single quote, as Canvas's own exporter does: names come from the
+carriage return) get a leading single quote (OWASP, "CSV Injection"): names come from the
 roster, which students may influence. Scores are numbers and stay as they are. `bom` writes a
 UTF-8 byte order mark, for Excel; `percent` writes each score as a percentage of the
 assignment's maximum (for an LMS grade item out of 100: Moodle's default for a new item).
@@ -107,16 +107,16 @@ def ungraded(gradebook, assignment, student):
             if g.needs_manual_grade and g.manual_score is None]
 
 
-def describe_waiting(assignment, waiting):
-    """One line saying what of `assignment` waits to be graded by hand; `waiting` is
-    {student: [(notebook, cell)]} (students with nothing waiting left out)."""
+def describe_waiting(waiting):
+    """What waits to be graded by hand, in a line ("2 written answers of 2 students not graded yet
+    (nb/explain: 2)"); `waiting` is {student: [(notebook, cell)]}, of the students with some."""
     cells = {}
     for student, where in waiting.items():
         for key in where:
             cells.setdefault(key, []).append(student)
     count = sum(len(where) for where in waiting.values())
     detail = ", ".join(f"{nb}/{cell}: {len(who)}" for (nb, cell), who in sorted(cells.items()))
-    return (f"{assignment}: {count} written answer{'s' * (count != 1)} of {len(waiting)} "
+    return (f"{count} written answer{'s' * (count != 1)} of {len(waiting)} "
             f"student{'s' * (len(waiting) != 1)} not graded yet ({detail})")
 
 
@@ -172,13 +172,14 @@ class LmsExportPlugin(ExportPlugin):
             waiting = {s: w for s in written if (w := ungraded(gradebook, name, s))}
             if not waiting:
                 continue
-            self.waiting[name] = describe_waiting(name, waiting)
+            self.waiting[name] = describe_waiting(waiting)
             if self.autograded_only:
                 self.partial.append(name)
-                self.log.warning("%s: %s, the ungraded ones counting 0", dest, self.waiting[name])
+                self.log.warning("%s: %s marked autograded points only: %s, counted as 0", dest, name,
+                                 self.waiting[name])
             else:
                 self.refused.append(name)
-                self.log.warning("%s: column left out: %s", dest, self.waiting[name])
+                self.log.warning("%s: %s left out: %s", dest, name, self.waiting[name])
         names = [n for n in names if n not in self.refused]
         self.written = None
         if not names:
