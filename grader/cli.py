@@ -172,7 +172,8 @@ def _lms(root, roster, db_url=None, autograded_only=False, percent=False, bom=Fa
             print(f"{key.title()} import file: {plugin.written}"
                   + (" (scores as percentages of each assignment's maximum)" if percent else ""))
         else:
-            print(f"{key.title()} import file: NOT written: no assignment is fully graded")
+            print(f"{key.title()} import file: NOT written: "
+                  + ("no assignment is fully graded" if plugin.refused else "the gradebook has no assignment"))
         if plugin.missing:
             print(f"  NOT in it (not in the roster {roster.name}, or no {plugin.required}): "
                   f"{', '.join(plugin.missing)}")

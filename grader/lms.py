@@ -25,10 +25,10 @@ handed in (as nbgrader's own CSV export), one column per assignment.
 Half a grade is never published unmarked. A written answer that no one has graded yet (in the
 gradebook: a grade that needs a manual grade and has no manual score) would count 0, and an
 import would overwrite the LMS's grade with it. So an assignment with such answers among the
-students of the file gets no column (its name, the students and the cells waiting are logged and
-kept in `plugin.waiting` and `plugin.refused`); with `autograded_only` it gets one anyway, its header marked
-AUTOGRADED_ONLY (a header the LMS does not know makes a new item, so the real one is not
-overwritten) and listed in `plugin.partial`. When no column is left, no file is written (an old
+students of the file gets no column (its name, the students and the cells waiting are logged,
+and kept in `plugin.waiting` and `plugin.refused`); with `autograded_only` it gets one anyway,
+its header marked AUTOGRADED_ONLY (a header the LMS does not know makes a new item, so the real
+one is not overwritten), and is listed in `plugin.partial`. When no column is left, no file is written (an old
 one is removed, so that it cannot be imported by mistake).
 
 Text cells that a spreadsheet would read as a formula (starting with =, +, -, @, a tab or a
@@ -184,7 +184,8 @@ class LmsExportPlugin(ExportPlugin):
         self.written = None
         if not names:
             dest.unlink(missing_ok=True)  # an older file would publish what it no longer says
-            self.log.warning("%s not written: no assignment is fully graded", dest)
+            self.log.warning("%s not written: %s", dest, "no assignment is fully graded" if self.refused
+                             else "the gradebook has no assignment")
             return None
         if self.percent:
             table = {s: {n: round(100 * row[n] / maxima[n], 2) if maxima[n] else 0.0 for n in names}
