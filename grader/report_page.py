@@ -193,7 +193,8 @@ def _lead(report):
         title, path = _taught(report, where[0])
         formula = _first_formula(report.sources[f"{where[0].assignment}/{where[0].notebook}"], where[0].grade_id)
         items.append(
-            f"<li><b>{_inline(mistake)}</b>: {len(who)} of {n} students, {lost[mistake]:g} points lost "
+            f"<li><b>{_inline(mistake)}</b>: {len(who)} of {n} students, {lost[mistake]:g} "
+            f"point{'' if lost[mistake] == 1 else 's'} lost "
             f"({', '.join(_e(t.label) for t in where)}). Taught in <i>{_title(title)}</i> "
             f"(<code>{_e(path)}</code>)" + (f", where the notebook states {mathml.inline(formula)}" if formula else "")
             + ".</li>")
