@@ -63,11 +63,23 @@ from nbgrader.preprocessors import (  # noqa: E402
     AssignLatePenalties, CheckCellMetadata, IgnorePattern, LimitOutput, SaveAutoGrades)
 
 from grader.limits import CapOutputs  # noqa: E402
+from grader.sanitize import SanitizeNotebook  # noqa: E402
 
 # CapOutputs after LimitOutput: LimitOutput counts lines, CapOutputs caps characters (one 10 MB line).
+# SanitizeNotebook after both: formgrader (the instructor's logged-in session) and the feedback
+# pages render these notebooks, so only plain text, PNG and JPEG images and safe markdown are kept.
 c.Autograde.autograde_preprocessors = [
     SkipWhenGrading, IsolatedExecute, IgnorePattern, StderrAsOutput, ResultsAsDisplay, ClearMetadataPreprocessor,
-    LimitOutput, CapOutputs, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
+    LimitOutput, CapOutputs, SanitizeNotebook, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
+# Before that, the handed-in notebook is cleaned (and first written to autograded/): its outputs
+# cleared except those of the figure cells the grader does not run (the student's own plots,
+# shown in formgrader and the feedback), and sanitised at once.
+from nbgrader.preprocessors import DeduplicateIds, OverwriteCells, OverwriteKernelspec  # noqa: E402
+
+from grader.execute import KeepFigureOutputs  # noqa: E402
+
+c.Autograde.sanitize_preprocessors = [
+    KeepFigureOutputs, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata, SanitizeNotebook]
 
 # Late submissions. An assignment's due date lives in the gradebook (`nbgrader db assignment add
 # part_b --duedate "2026-12-04 23:59:00 UTC"`, or formgrader's Manage Assignments page); the time of

@@ -14,7 +14,7 @@ import nbformat
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
-from nbgrader.preprocessors import Execute, NbGraderPreprocessor
+from nbgrader.preprocessors import ClearOutput, Execute, NbGraderPreprocessor
 from nbgrader.utils import is_grade, is_locked, is_solution, is_task
 from traitlets import Bool, Enum, Int, Type, Unicode
 
@@ -624,6 +624,8 @@ def _copy_font_cache(folder):
 SKIP_TAG = "skip-when-grading"  # a cell that only draws or explores: the grader need not run it
 NBCLIENT_SKIP_TAG = "skip-execution"  # nbclient skips cells with this tag, whoever set it
 SKIPPED_NOTE = "Not run while grading: this cell only draws a figure or runs an experiment for you to look at.\n"
+KEPT_NOTE = ("Not run while grading: this cell only draws a figure or runs an experiment.\n"
+             "Below: its output as handed in (text and PNG or JPEG images only).\n")
 
 
 def skipped_when_grading(cell):
@@ -652,8 +654,24 @@ class SkipWhenGrading(NbGraderPreprocessor):
             cell.metadata["tags"] = [tag for tag in tags if tag != NBCLIENT_SKIP_TAG]
         if skipped_when_grading(cell):
             cell.metadata["tags"].append(NBCLIENT_SKIP_TAG)
-            cell["outputs"] = [nbformat.v4.new_output("stream", name="stdout", text=SKIPPED_NOTE)]
+            kept = [output for output in cell.get("outputs", [])
+                    if not (output.get("output_type") == "stream" and output.get("text") in (SKIPPED_NOTE, KEPT_NOTE))]
+            note = KEPT_NOTE if kept else SKIPPED_NOTE
+            cell["outputs"] = [nbformat.v4.new_output("stream", name="stdout", text=note), *kept]
         return cell, resources
+
+
+class KeepFigureOutputs(ClearOutput):
+    """nbgrader's ClearOutput, except for the cells the grader does not run (skipped_when_grading):
+    they keep the outputs the student handed in, so that formgrader and the feedback show the
+    student's own figures (B5's written answer is about them). Those outputs are the student's
+    and untrusted: grader.sanitize.SanitizeNotebook, later in the same steps, keeps only their
+    text and PNG or JPEG images, and SkipWhenGrading says where they come from."""
+
+    def preprocess_cell(self, cell, resources, index):
+        if skipped_when_grading(cell):
+            return cell, resources
+        return super().preprocess_cell(cell, resources, index)
 
 
 class StderrAsOutput(NbGraderPreprocessor):

@@ -40,7 +40,58 @@ NO_MATHJAX = "{%- macro mathjax(url='') -%}{%- endmacro -%}\n"
 def _convert(tex, display):
     from latex2mathml.converter import convert
 
-    return convert(tex.strip(), display="block" if display else "inline")
+    return _safe_mathml(convert(tex.strip(), display="block" if display else "inline"))
+
+
+# What latex2mathml's MathML may keep: it copies \href's URL, \style's CSS and \class's name
+# into attributes, and \text{...}'s characters into the page unescaped (`\text{<img/src=x
+# onerror=...>}` is an element); formulas come from students' answers and markdown.
+MATHML_TAGS = {"math", "mrow", "mi", "mn", "mo", "ms", "mtext", "mspace", "msup", "msub", "msubsup", "mfrac",
+               "msqrt", "mroot", "mover", "munder", "munderover", "mtable", "mtr", "mtd", "mstyle", "mpadded",
+               "mphantom", "menclose", "merror", "mmultiscripts", "mprescripts", "none", "semantics", "mfenced"}
+MATHML_ATTRIBUTES = {"display", "mathvariant", "stretchy", "fence", "separator", "lspace", "rspace", "accent",
+                     "accentunder", "movablelimits", "linethickness", "columnalign", "rowalign", "rowspacing",
+                     "columnspacing", "columnlines", "rowlines", "frame", "minsize", "maxsize", "symmetric",
+                     "largeop", "form", "displaystyle", "scriptlevel", "notation", "width", "height", "depth",
+                     "voffset", "mathsize", "mathcolor", "mathbackground", "open", "close", "separators",
+                     "equalrows", "equalcolumns"}
+_MATHML_NS = "http://www.w3.org/1998/Math/MathML"
+_ATTRIBUTE_VALUE = re.compile(r"[\w .%#+-]*")
+
+
+def _safe_mathml(markup):
+    """MathML with only MATHML_TAGS and MATHML_ATTRIBUTES (plain values) as markup; every other
+    tag and all text escaped."""
+    from html.parser import HTMLParser
+
+    out = []
+
+    class Writer(HTMLParser):
+        def handle_starttag(self, tag, attrs, end=""):
+            if tag not in MATHML_TAGS:
+                out.append(_html.escape(self.get_starttag_text() or ""))
+                return
+            kept = "".join(f' {name}="{_html.escape(value or "")}"' for name, value in attrs
+                           if (name in MATHML_ATTRIBUTES and _ATTRIBUTE_VALUE.fullmatch(value or ""))
+                           or (name == "xmlns" and value == _MATHML_NS))
+            out.append(f"<{tag}{kept}{end}>")
+
+        def handle_startendtag(self, tag, attrs):
+            self.handle_starttag(tag, attrs, end="/")
+
+        def handle_endtag(self, tag):
+            out.append(f"</{tag}>" if tag in MATHML_TAGS else _html.escape(f"</{tag}>"))
+
+        def handle_data(self, data):
+            out.append(_html.escape(data, quote=False))
+
+        def handle_comment(self, data):
+            pass
+
+    writer = Writer(convert_charrefs=True)
+    writer.feed(markup)
+    writer.close()
+    return "".join(out)
 
 
 def inline(tex):

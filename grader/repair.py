@@ -47,6 +47,8 @@ def read_notebook(data):
         cell = {"code": nbformat.v4.new_code_cell, "markdown": nbformat.v4.new_markdown_cell,
                 "raw": nbformat.v4.new_raw_cell}.get(kind, nbformat.v4.new_raw_cell)(text)
         cell.metadata = raw.get("metadata") if isinstance(raw.get("metadata"), dict) else {}
+        if kind == "code" and isinstance(raw.get("outputs"), list):
+            cell.outputs = raw["outputs"]  # untrusted: kept only for figure cells, sanitised (repair)
         nb.cells.append(cell)
     return nb
 
@@ -98,14 +100,27 @@ def _nbgrader(cell):
 
 
 def _own_cell(cell):
-    """A student's cell as a fresh cell: its type and text only (no nbgrader metadata, no
-    outputs), with its tags if they are a list of strings."""
+    """A student's cell as a fresh cell: its type and text only (no nbgrader metadata), with its
+    tags if they are a list of strings, and no outputs unless it is a figure cell."""
     new = {"code": nbformat.v4.new_code_cell, "markdown": nbformat.v4.new_markdown_cell}.get(
         cell.cell_type, nbformat.v4.new_raw_cell)(cell.source)
     tags = cell.metadata.get("tags")
     if isinstance(tags, list) and all(isinstance(t, str) for t in tags):
         new.metadata["tags"] = list(tags)
+    _carry_figures(cell, new)
     return new
+
+
+def _carry_figures(handed_in, cell):
+    """A figure cell (one the grader does not run: grader.execute.skipped_when_grading) keeps the
+    outputs it was handed in with, sanitised (grader.sanitize): the student's own plots reach
+    formgrader and the feedback. Any other cell's outputs are the grader's to make."""
+    from grader.execute import skipped_when_grading
+    from grader.sanitize import sanitize_output
+
+    if cell.cell_type == "code" and skipped_when_grading(cell):
+        cell.outputs = [nbformat.from_dict(kept) for output in handed_in.get("outputs") or []
+                        if (kept := sanitize_output(output)) is not None]
 
 
 def repair(handed_in, release_nb, source_nb):
@@ -130,6 +145,7 @@ def repair(handed_in, release_nb, source_nb):
     found = {gid: [] for gid in answers}      # answer grade_id -> [student cell]
     after = {i: [] for i in range(len(cells))}  # release index -> [student's own cells after it]
     notes, anchor = [], setup
+    figures = {}  # release index -> the handed-in copy of that instructor's cell
     for cell in handed_in.cells:
         gid = claimed_id(cell)
         if gid in answers and cell.cell_type == cells[answers[gid]].cell_type:
@@ -141,6 +157,7 @@ def repair(handed_in, release_nb, source_nb):
             continue
         if (cell.cell_type, cell.source.strip()) in texts:
             anchor = max(texts[(cell.cell_type, cell.source.strip())], setup)
+            figures.setdefault(texts[(cell.cell_type, cell.source.strip())], cell)
             continue
         if cell.source.strip():
             after[anchor].append(cell)
@@ -166,6 +183,8 @@ def repair(handed_in, release_nb, source_nb):
     repaired.cells = []
     for i, cell in enumerate(cells):
         cell = copy.deepcopy(cell)
+        if i in figures:
+            _carry_figures(figures[i], cell)
         extra = []
         gid = _nbgrader(cell).get("grade_id")
         if gid in answers and found[gid]:
