@@ -45,13 +45,24 @@ from nbgrader.preprocessors import (  # noqa: E402
 from grader.build import StripHiddenTraces  # noqa: E402
 from grader.execute import IsolatedExecute, ResultsAsDisplay, SkipWhenGrading, StderrAsOutput  # noqa: E402
 
+from grader.feedback import MarkUngraded  # noqa: E402
+
+# MarkUngraded: a written answer no one has graded yet reads "to be graded", not 0 points.
 c.GenerateFeedback.preprocessors = [
-    GetGrades, ClearHiddenTests, ClearMarkScheme, StripHiddenTraces, CSSHTMLHeaderPreprocessor]
+    GetGrades, MarkUngraded, ClearHiddenTests, ClearMarkScheme, StripHiddenTraces, CSSHTMLHeaderPreprocessor]
 # Feedback pages render their math offline: the LaTeX is turned into MathML when the page is
-# written (grader.mathml), instead of MathJax loaded from a CDN by the student's browser.
+# written (grader.mathml), instead of MathJax loaded from a CDN by the student's browser. Their
+# template is nbgrader's feedback template with the course's changes (grader/templates/course-feedback).
+import nbgrader  # noqa: E402
+
+import grader  # noqa: E402
 from grader.mathml import OfflineHTMLExporter  # noqa: E402
 
 c.GenerateFeedback.exporter_class = OfflineHTMLExporter
+c.OfflineHTMLExporter.template_name = "course-feedback"
+c.OfflineHTMLExporter.extra_template_basedirs = [
+    os.path.join(os.path.dirname(grader.__file__), "templates"),
+    os.path.join(os.path.dirname(nbgrader.__file__), "server_extensions", "formgrader", "templates")]
 
 # Autograding: nbgrader's steps, except that the kernel starts in an empty folder (not next to
 # the notebook with its hidden tests, nor next to files the student handed in; in the sandbox when

@@ -45,6 +45,8 @@ from nbgrader.api import MissingEntry
 from nbgrader.plugins import ExportPlugin
 from traitlets import Bool, Dict, Unicode
 
+from grader.record import to_be_graded
+
 ROSTER_COLUMNS = ("student_id", "first_name", "last_name", "email", "canvas_id", "sis_user_id",
                   "sis_login_id", "section", "id_number")
 # Canvas gradebook import: the columns of Canvas's own gradebook export, then one column per
@@ -103,8 +105,7 @@ def ungraded(gradebook, assignment, student):
         sub = gradebook.find_submission(assignment, student)
     except MissingEntry:
         return []
-    return [(nb.name, g.name) for nb in sub.notebooks for g in nb.grades
-            if g.needs_manual_grade and g.manual_score is None]
+    return [(nb.name, g.name) for nb in sub.notebooks for g in nb.grades if to_be_graded(g)]
 
 
 def describe_waiting(waiting):

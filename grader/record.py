@@ -17,6 +17,13 @@ GRADER_KILLED = "grader-killed"          # the grading process died while gradin
 NOT_GRADED = "not-graded"                # any other failure
 
 
+def to_be_graded(grade):
+    """Whether a gradebook grade (nbgrader.api.Grade) waits for a grader's hand: it needs a manual
+    grade and has none. (A regrade sets needs_manual_grade again on an answer already graded by
+    hand; its manual score stands.)"""
+    return bool(grade.needs_manual_grade) and grade.manual_score is None
+
+
 @dataclass
 class NotebookGrade:
     """One student's grade for one notebook."""

@@ -345,7 +345,7 @@ def collect(root=None, db_url=None):
                         stats.not_graded[student] = problem or "no autograded notebook (see grading.log)"
                         continue
                     stats.scores[student] = float(sub.code_score or 0.0)
-                    waiting = [g for g in sub.grades if g.needs_manual_grade]
+                    waiting = [g for g in sub.grades if record.to_be_graded(g)]
                     if waiting:
                         stats.manual_waiting.append(student)
                         stats.manual_cells += len(waiting)
