@@ -167,11 +167,13 @@ def _expression(value, what, by=None):
 
 def _fail(name, lines, hint=None, answer=None, mistake=None):
     __tracebackhide__ = True
+    formula = None
     if answer is not None:
         _show(name, answer)
+        formula = rf"\text{{{name}}} = {sp.latex(answer)}"
     if hint:
         lines = list(lines) + [f"Hint: {hint}"]
-    raise CheckFailed("\n".join(lines), mistake)
+    raise CheckFailed("\n".join(lines), mistake, formula)
 
 
 def _show(name, answer):

@@ -58,11 +58,14 @@ class CheckFailed(AssertionError):
 
     mistake: the description of the known mistake the answer matches (the `mistakes` of
     check_array, course.symbolic.check), None when it matches none: the class report counts
-    mistakes by it, never by reading the message."""
+    mistakes by it, never by reading the message.
+    formula: the student's answer as LaTeX (`name = ...`), None when the check is not about a
+    formula: the feedback shows it as math beside the message."""
 
-    def __init__(self, message="", mistake=None):
+    def __init__(self, message="", mistake=None, formula=None):
         super().__init__(message)
         self.mistake = mistake
+        self.formula = formula
 
 
 def _fail(lines, hint=None, mistake=None):

@@ -264,7 +264,14 @@ class IsolatedExecute(Execute):
             outputs = [{"output_type": "error", "ename": "JudgeFailed", "traceback": [],
                         "evalue": f"The grader could not judge this test: its judge process stopped ({error}). "
                                   "The test scores 0."}]
+        formula = getattr(judge, "formula", None)
+        if formula:  # the student's formula the failed check is about, as math above its message
+            errors = [i for i, output in enumerate(outputs) if output.get("output_type") == "error"]
+            outputs.insert(errors[0] if errors else len(outputs), {
+                "output_type": "display_data", "metadata": {},
+                "data": {"text/latex": f"Your answer: $${formula}$$", "text/plain": f"Your answer: {formula}"}})
         cell.outputs = [nbformat.from_dict(output) for output in outputs]
+        cell.execution_count = 0  # it ran (numbered with the others by _number_cells)
         return cell, self.resources
 
     def _send(self, text, timeout):
@@ -315,7 +322,9 @@ class IsolatedExecute(Execute):
                                        key=self._notebook_key(resources)),
                            locked, visible_runs_needed(nb.cells))
         try:
-            return self._preprocess(nb, resources, km)
+            nb, resources = self._preprocess(nb, resources, km)
+            _number_cells(nb)
+            return nb, resources
         except BaseException as error:
             _LAST_FAILURE[0] = _failure_of(error)
             raise
@@ -385,6 +394,21 @@ class IsolatedExecute(Execute):
             raise
         finally:
             self.km, self._scratch = saved
+
+
+def _number_cells(nb):
+    """In [1], In [2], ...: the code cells that ran, in their order (the grader runs them top to
+    bottom). The kernel's own counts skip the requests of the tests' judge, and a test cell judged
+    in the grader has none; a cell that did not run (skipped, or after the kernel stopped) has none."""
+    number = 0
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        if NBCLIENT_SKIP_TAG in cell.metadata.get("tags", []) or cell.get("execution_count") is None:
+            cell.execution_count = None
+        else:
+            number += 1
+            cell.execution_count = number
 
 
 class _Kernel:

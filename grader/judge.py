@@ -714,6 +714,7 @@ class Judge:
         self.namespace = Namespace(self.kernel)
         self.timeout = timeout
         self.verdict = None  # the last test's record (verdict_record), None when it passed or named nothing
+        self.formula = None  # the LaTeX of the formula the last failed test was about (formula_of)
         self._numpy_state = (np.get_printoptions(), np.geterr())
 
     def run_locked(self, source):
@@ -739,7 +740,7 @@ class Judge:
         self.namespace.cache.clear()
         out, err = io.StringIO(), io.StringIO()
         error = None
-        self.verdict = None
+        self.verdict = self.formula = None
         self.kernel.deadline = time.monotonic() + self.timeout
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
                 warnings.catch_warnings(record=True) as caught, self._alarm(), self._in_kernel():
@@ -758,6 +759,7 @@ class Judge:
             except BaseException as e:  # noqa: BLE001 - whatever the test raised is its verdict
                 error = _verdict(e)
                 self.verdict = verdict_record(e)
+                self.formula = formula_of(e)
             finally:
                 self.finish()
         if quiet:
@@ -819,6 +821,16 @@ def verdict_record(error):
     if type(mistake) is str and mistake:
         return {"mistake": mistake[:MAX_MISTAKE]}
     return None
+
+
+MAX_FORMULA = 2_000  # characters of the student's formula shown as math above a failed check's message
+
+
+def formula_of(error):
+    """The LaTeX of the student's formula a failed check carries (course.testing.CheckFailed.formula),
+    when it is short enough to show as math; else None."""
+    formula = getattr(error, "formula", None) if type(error).__module__ == "course.testing" else None
+    return formula if type(formula) is str and 0 < len(formula) <= MAX_FORMULA else None
 
 
 def _verdict(error):

@@ -213,8 +213,9 @@ class JudgeClient:
         self._call({"op": "locked", "source": source})
 
     def run_test(self, source):
-        """The test cell's outputs; .verdict then holds its record (verdict_record) or None."""
-        self.verdict = None
+        """The test cell's outputs; .verdict then holds its record (verdict_record) or None, and
+        .formula the LaTeX of the student's formula the failed test was about (formula_record) or None."""
+        self.verdict = self.formula = None
         return self._call({"op": "test", "source": source})
 
     def close(self):
@@ -260,6 +261,7 @@ class JudgeClient:
             elif op == "outputs":
                 outputs = test_outputs(message.get("outputs"))
                 self.verdict = verdict_record(message.get("verdict"))
+                self.formula = formula_record(message.get("formula"))
                 return outputs
             elif op == "done":
                 return []
@@ -299,6 +301,15 @@ def verdict_record(value):
     if type(value) is dict and set(value) == {"mistake"} and type(value["mistake"]) is str:
         return {"mistake": value["mistake"][:MAX_MISTAKE]}
     return None
+
+
+def formula_record(value):
+    """The LaTeX of a formula as the judge sent it, if it is a string of at most MAX_FORMULA
+    characters; None otherwise. It is shown, never evaluated (and sanitised before it is shown:
+    grader.sanitize, grader.mathml)."""
+    from grader.judge import MAX_FORMULA
+
+    return value if type(value) is str and 0 < len(value) <= MAX_FORMULA else None
 
 
 def test_outputs(value):
@@ -479,7 +490,8 @@ def _child(sock):
                 send_frame(sock, {"op": "done"})
             elif op == "test":
                 outputs = judged.run_test(str(message.get("source", "")))
-                send_frame(sock, {"op": "outputs", "outputs": outputs, "verdict": judged.verdict})
+                send_frame(sock, {"op": "outputs", "outputs": outputs, "verdict": judged.verdict,
+                                  "formula": judged.formula})
             elif op == "close":
                 judged.close()
                 send_frame(sock, {"op": "done"})
