@@ -128,7 +128,7 @@ def _with_saved(grades, root):
         return grades
     saved = report._load_results(root)
     merged = type(grades)()
-    merged.failures = grades.failures
+    merged.failures, merged.notes = grades.failures, grades.notes
     for student, rows in grades.items():
         names = {r.name for r in rows}
         kept = [NotebookGrade(*name.split("/", 1), problem=entry.get("problem", ""), reason=entry.get("reason", ""),
