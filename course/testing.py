@@ -88,7 +88,7 @@ def _as_float_array(value):
     return _array(value, dtype=_float64, copy=True)
 
 
-def check_tuple(name, value, length, parts=None):
+def check_tuple(name, value, length, parts=None, hint=None):
     """Check that `value` is a tuple (or list) of `length` items.
 
     Inputs:
@@ -96,6 +96,8 @@ def check_tuple(name, value, length, parts=None):
     - value: the object returned by the student's code
     - length: the number of items expected
     - parts: optional names of the items, e.g. ("out", "cache"), used in the message
+    - hint: optional sentence for a value of the wrong kind or length, for a tuple that is not what
+      the function returns (a cache); by default, `return` followed by the parts
     Raises CheckFailed otherwise.
     """
     __tracebackhide__ = True
@@ -108,7 +110,7 @@ def check_tuple(name, value, length, parts=None):
         if _isinstance(value, (_tuple, list)):
             got += f" of {_len(value)} items"
         _fail([f"{name} should return {what}; it returned {got}."],
-              f"End the function with `return {', '.join(parts)}`." if parts else None)
+              hint or (f"End the function with `return {', '.join(parts)}`." if parts else None))
 
 
 def check_callable(name, value):

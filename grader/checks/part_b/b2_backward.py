@@ -232,7 +232,8 @@ def test_pair(batchnorm_forward, check_gradient):
         x, gamma, beta, dout, _ = _batch(np.random.default_rng(seed), shape, 2.0, 3.0)
         result = batchnorm_forward(x.copy(), gamma.copy(), beta.copy())
         check_tuple("batchnorm_forward(x, gamma, beta)", result, 2, parts=("out", "cache"))
-        check_tuple("the cache of batchnorm_forward", result[1], 6, parts=CACHE_PARTS)
+        check_tuple("the cache of batchnorm_forward", result[1], 6, parts=CACHE_PARTS,
+                    hint="B1's cache is one tuple, (x, x_hat, mu, var, gamma, eps): `return out, cache`.")
         numeric = _numerical_gradients(batchnorm_forward, x, gamma, beta, dout)
         try:
             with np.errstate(all="ignore"):
