@@ -822,6 +822,7 @@ def _diagnose(got, exp, vg, ve, cases, points, mistakes):
     """Sentences saying how `got` differs from `exp` (both expanded), and the description of the
     known mistake it is (None if none): (lines, mistake)."""
     lines, mistake = [], None
+    uses_m = m in got.free_symbols or m in exp.free_symbols  # the batch size, or a sum over the batch
     for description, wrong in mistakes.items():
         try:
             if _equivalent(got, wrong, points)[0]:
@@ -849,19 +850,27 @@ def _diagnose(got, exp, vg, ve, cases, points, mistakes):
             sizes = sorted({c[0] for c in cases})
             for mv in sizes:
                 r = np.concatenate([ratio[c] for c in cases if c[0] == mv])
+                if np.isfinite(r).all() and np.abs(r).max() <= 1e-12:
+                    lines.append("  Your answer is 0 at every point compared, where the expected value is not.")
+                    break
                 if np.isfinite(r).all() and np.ptp(r) <= 1e-8 * (1 + np.abs(r).max()) and abs(r[0] - 1) > 1e-8:
-                    lines.append(f"  When m = {mv} your answer is {r[0]:.6g} times the expected value "
-                                 "(a constant factor is off).")
+                    when = f"When m = {mv} your" if uses_m else "Your"
+                    lines.append(f"  {when} answer is {r[0]:.6g} times the expected value (a constant factor is off).")
                     break
     wrong_at = [mv for mv in sorted({c[0] for c in cases})
                 if not all(_close(vg[c], ve[c], c).all() for c in cases if c[0] == mv)]
     right_at = [mv for mv in sorted({c[0] for c in cases}) if mv not in wrong_at]
     first = next(c for c in cases if not _close(vg[c], ve[c], c).all())
-    where = f"m = {first[0]}" + (f", i = {first[1]}" if first[1] is not None else "")
     n = int(np.argmax(~_close(vg[first], ve[first], first)))
-    said = (f"  It differs when {where}: at one random batch it gives {vg[first][n]:.6g} "
+    # Name the batch size, the sample and the batch only when the formulas depend on them (A5's
+    # momentum**k does not): the random point is then one draw of the symbols they do use.
+    where = ([f"m = {first[0]}"] if uses_m else []) + ([f"i = {first[1]}"] if first[1] is not None else [])
+    drawn = sorted((_SAY[s] for s in (got.free_symbols | exp.free_symbols) if s in _SAY and s not in (m, i)), key=str)
+    at = ("one random batch" if any(e.atoms(sp.IndexedBase) for e in (got, exp))
+          else f"random values of {', '.join(drawn)}" if drawn else "the point compared")
+    said = (f"  It differs{' when ' + ', '.join(where) if where else ''}: at {at} it gives {vg[first][n]:.6g} "
             f"where {ve[first][n]:.6g} is expected")
-    said += f" (it agrees when m = {', '.join(map(str, right_at))})." if right_at else "."
+    said += f" (it agrees when m = {', '.join(map(str, right_at))})." if right_at and uses_m else "."
     lines.insert(0, said)
     ingredients = lambda e: ({s for s in e.free_symbols if s in _SAY and s is not m}
                              | {b for b in e.atoms(sp.IndexedBase) if b in _SAY})

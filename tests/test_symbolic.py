@@ -90,7 +90,16 @@ def test_wrong_answers_say_what_is_off(answer, expected, says):
     text = message(answer, expected)
     assert says in text
     assert "Your answer (LaTeX):" in text and sp.latex(answer) in text
-    assert "It differs when m = 2" in text
+    uses_m = m in (sp.sympify(answer).free_symbols | sp.sympify(expected).free_symbols)
+    assert ("It differs when m = 2" if uses_m else "It differs when i = ") in text
+
+
+def test_a_formula_without_a_batch_names_no_batch():
+    # A5's weights depend on the momentum and a step count only: no batch size, no batch
+    rho, k = symbolic.momentum, symbolic.k
+    text = message(rho**k, (1 - rho) * rho**k)
+    assert "m = " not in text and "batch" not in text, text
+    assert "It differs: at random values of" in text, text
 
 
 def test_says_where_it_differs_and_where_it_agrees():
@@ -495,3 +504,9 @@ def test_a_long_string_answer_is_quoted_short():
     with pytest.raises(CheckFailed) as failed:
         check("mu_B", "__import__('os')" * 100_000, symbols()["gamma"])
     assert len(str(failed.value)) < 1000 and "1600000 characters" in str(failed.value)
+
+
+def test_an_answer_that_is_zero_is_called_zero_not_a_factor():
+    # sum_j (x_j - mu_B) is 0 for every batch: "-0 times the expected value" said nothing
+    text = message(gamma * Sum(x[j] - mu_B, (j, 1, m)), gamma * Sum(dy[j], (j, 1, m)))
+    assert "is 0 at every point compared" in text and "times the expected value" not in text, text
