@@ -141,3 +141,10 @@ def test_b4_a_right_backward_on_a_wrong_forward_keeps_its_points(answer):
     result = nbrun.run(nbrun.with_answers(nbrun.load(B4), _with_forward_mistake(answer, _RIGHT_DDOF[answer.name])))
     lost = {c.grade_id for c in result.cells if c.score < c.max_points}
     assert lost and lost <= set(_B4_MODULE.FORWARD), result.messages()
+
+
+
+def test_b3_checker_messages_name_the_call_as_a_student_writes_it():
+    from grader.checks.part_b import b3_gradient_check as b3
+    assert b3._call({}) == "check_batchnorm_gradient with its default N and D"
+    assert b3._call(dict(N=7, D=3)) == "check_batchnorm_gradient(N=7, D=3)"

@@ -199,13 +199,21 @@ def test_checker(report_of, numbers_on_lines_with):
         raise _with_helpers_noted(failure) from None
 
 
+def _call(kwargs):
+    """The checker's call as the student would write it, without the backward pass and the seed:
+    check_batchnorm_gradient(N=7, D=3), or its default shape when the test passes none."""
+    if not kwargs:
+        return "check_batchnorm_gradient with its default N and D"
+    return "check_batchnorm_gradient(" + ", ".join(f"{key}={value!r}" for key, value in kwargs.items()) + ")"
+
+
 def _right_passes(errors):
     for kwargs, seeds in CONFIGS:
         runs = [errors(_bn_backward, seed=s, **kwargs) for s in seeds]
         for key in GRADIENTS:
             best = min(r[key] for r in runs)
             assert best <= OK, (
-                f"With a correct batch-norm backward pass, check_batchnorm_gradient({kwargs}) reported {key} errors of "
+                f"With a correct batch-norm backward pass, {_call(kwargs)} reported {key} errors of "
                 f"{best:.1e} or more for seeds {seeds}; it should be <= 1e-7. Hand `gradient` the step h (default "
                 "1e-5) and a random dout, keep x, gamma and beta as you drew them (restore every perturbed entry), and "
                 "compare each analytic gradient with its own numerical one.")
@@ -219,7 +227,7 @@ def _wrong_fail(errors):
                 if key in bad:
                     least = min(r[key] for r in runs)
                     assert least > WRONG, (
-                        f"Fed a batch-norm backward pass in which {desc}, check_batchnorm_gradient({kwargs}) reported "
+                        f"Fed a batch-norm backward pass in which {desc}, {_call(kwargs)} reported "
                         f"{key} error {least:.1e} for one of the seeds {seeds}; a checker must report a large error "
                         f"(> 1e-2) for {key}. Does it call the `backward` passed in, compare with numerical "
                         "gradients and use a random dout?")
@@ -227,7 +235,7 @@ def _wrong_fail(errors):
                     best = min(r[key] for r in runs)
                     assert best <= OK, (
                         f"Fed a batch-norm backward pass in which only {' and '.join(sorted(bad))} is wrong, "
-                        f"check_batchnorm_gradient({kwargs}) reported {key} error {best:.1e} (expected <= 1e-7): "
+                        f"{_call(kwargs)} reported {key} error {best:.1e} (expected <= 1e-7): "
                         "are the keys of the returned dict in the right places?")
 
 
