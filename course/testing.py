@@ -152,7 +152,8 @@ def check_array(name, got, expected, *, rtol=1e-7, atol=1e-10, dtype=np.float64,
                   hint or "Is the function still the stub, or does it miss a `return`?")
         kind = _type(got).__name__
         _fail([f"{name} should be a NumPy array (np.ndarray); got a {kind}."],
-              hint or "Build it with NumPy operations on arrays, e.g. x.mean(axis=0).")
+              hint or ("Return a NumPy array: build it with NumPy operations, or wrap what you have in "
+                       "np.array(...)." if kind in ("list", "tuple") else "Build it with NumPy operations on arrays."))
     note = None
     if reshape and got.shape != expected.shape and got.size == expected.size:
         note = (f"  (Your {name} has shape {got.shape}; its values were compared after reshaping it to "
@@ -163,7 +164,7 @@ def check_array(name, got, expected, *, rtol=1e-7, atol=1e-10, dtype=np.float64,
         if got.size == expected.size:
             lines.append("Same number of entries: a reshape, transpose or keepdims left over?")
         elif expected.ndim >= 1 and got.shape == expected.shape[1:]:
-            lines.append("Missing the first (batch) axis: did you reduce over it by mistake?")
+            lines.append(f"The first axis (of length {expected.shape[0]}) is missing: did you reduce over it by mistake?")
         elif expected.ndim >= 1 and got.shape[-1:] != expected.shape[-1:]:
             lines.append("The last axis differs: check which axis you reduce over.")
         _fail(lines, hint)
@@ -209,8 +210,9 @@ def check_array(name, got, expected, *, rtol=1e-7, atol=1e-10, dtype=np.float64,
         _fail(lines, hint, mistake=matched)
 
 
-def check_scalar(name, got, expected, *, rtol=1e-7, atol=1e-10, hint=None):
-    """Check a real number the student computed (a Python or NumPy scalar, or a 0-d array)."""
+def check_scalar(name, got, expected, *, rtol=1e-7, atol=1e-10, hint=None, mistakes=None):
+    """Check a real number the student computed (a Python or NumPy scalar, or a 0-d array);
+    mistakes: optional {description: the number that mistake gives}, named when one matches."""
     __tracebackhide__ = True
     if _type(got) is _ndarray and got.ndim == 0:
         got = got.item()
@@ -220,7 +222,13 @@ def check_scalar(name, got, expected, *, rtol=1e-7, atol=1e-10, hint=None):
     if not math.isfinite(value):
         _fail([f"{name} is {value}; expected {_fmt(expected)}."], hint)
     if builtins.abs(value - expected) > atol + rtol * builtins.abs(expected):
-        _fail([f"{name} is {_fmt(value)}; expected {_fmt(expected)}."], hint)
+        lines, matched = [f"{name} is {_fmt(value)}; expected {_fmt(expected)}."], None
+        for description, wrong in (mistakes or {}).items():
+            if builtins.abs(value - wrong) <= atol + rtol * builtins.abs(wrong):
+                lines.append(f"  Your {name} matches what you get when {description}.")
+                matched = description
+                break
+        _fail(lines, hint, mistake=matched)
 
 
 def check_unchanged(name, before, after, *, culprit="your function"):

@@ -33,6 +33,23 @@ def test_check_array_reshape_compares_values_of_a_same_size_array_of_another_sha
         check_array("dgamma", np.array([[1.0, 2.0]]), [1.0, 2.0])
 
 
+def test_shape_and_scalar_messages_say_what_is_off():
+    import numpy as np
+
+    from course.testing import CheckFailed, check_array, check_scalar
+
+    with pytest.raises(CheckFailed, match=r"first axis \(of length 2\) is missing") as info:
+        check_array("out", np.zeros((3, 4)), np.zeros((2, 3, 4)))
+    assert "batch" not in str(info.value)  # the first axis is not always the batch
+    with pytest.raises(CheckFailed, match=r"wrap what you have in np.array"):
+        check_array("running_means", [1.0, 2.0], [1.0, 2.0])
+    with pytest.raises(CheckFailed, match=r"mode_gap is 0.5; expected 0.25\.\n  Your mode_gap matches what you get when "
+                                          r"the differences cancel") as info:
+        check_scalar("mode_gap", 0.5, 0.25, mistakes={"the differences cancel": 0.5, "other": 0.75})
+    assert info.value.mistake == "the differences cancel"
+    assert "shape" not in str(info.value)
+
+
 def test_check_array_close_names_a_near_miss_only_when_no_known_mistake_matches():
     import numpy as np
 

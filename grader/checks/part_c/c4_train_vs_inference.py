@@ -8,7 +8,7 @@ task.
 """
 import numpy as np
 
-from course.testing import CheckFailed, check_array, check_unchanged, in_kernel
+from course.testing import CheckFailed, check_array, check_scalar, check_unchanged, in_kernel
 from grader.checks import reference
 
 
@@ -83,9 +83,9 @@ def test_gap(mode_gap, with_stand_ins):
     if type(gap) not in (float, int, np.float64, np.float32):
         got = f"an array of shape {gap.shape}" if isinstance(gap, np.ndarray) else f"a {type(gap).__name__}"
         raise CheckFailed(f"mode_gap should return one number (the mean over all entries); got {got}.")
-    check_array("mode_gap on a 6 x 3 batch", np.array([float(gap)]), [np.abs(difference).mean()], rtol=1e-9,
-                mistakes={"the differences are not taken in absolute value (they cancel)": [difference.mean()],
-                          "batchnorm_inference is given the batch's own statistics, not running_mean and running_var":
-                              [0.0],
-                          "it is the squared difference, not the absolute one": [(difference ** 2).mean()],
-                          "it is the largest difference, not the mean": [np.abs(difference).max()]})
+    check_scalar("mode_gap on a 6 x 3 batch", gap, np.abs(difference).mean(), rtol=1e-9, atol=1e-12,
+                 mistakes={"the differences are not taken in absolute value (they cancel)": difference.mean(),
+                           "batchnorm_inference is given the batch's own statistics, not running_mean and running_var":
+                               0.0,
+                           "it is the squared difference, not the absolute one": (difference ** 2).mean(),
+                           "it is the largest difference, not the mean": np.abs(difference).max()})
