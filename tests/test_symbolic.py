@@ -510,3 +510,10 @@ def test_an_answer_that_is_zero_is_called_zero_not_a_factor():
     # sum_j (x_j - mu_B) is 0 for every batch: "-0 times the expected value" said nothing
     text = message(gamma * Sum(x[j] - mu_B, (j, 1, m)), gamma * Sum(dy[j], (j, 1, m)))
     assert "is 0 at every point compared" in text and "times the expected value" not in text, text
+
+
+def test_against_a_number_the_message_does_not_say_the_answer_is_a_constant():
+    # A4's bias gradient is 0: listing every symbol it "should not" depend on gives that away
+    text = message(gamma * Sum(dy[j], (j, 1, m)), sp.Integer(0), constants=True)
+    assert "but should not" not in text, text
+    assert "It differs" in text
