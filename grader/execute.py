@@ -4,6 +4,7 @@ import atexit
 import copy
 import multiprocessing.util
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -20,7 +21,7 @@ from traitlets import Bool, Enum, Int, Type, Unicode
 
 from grader import sandbox
 from course.agent import PROMPT
-from grader.judge import KernelDied, NoReply, hidden_removed, visible_runs_needed
+from grader.judge import KernelDied, NoReply, _names, hidden_removed, visible_runs_needed
 from grader.judge_process import JudgeClient, JudgeFailed, _Zygote
 
 
@@ -239,7 +240,10 @@ class IsolatedExecute(Execute):
         the student's JupyterLab; its outputs decide nothing."""
         if (self._judge is None or cell.cell_type != "code" or not is_grade(cell) or is_solution(cell)
                 or not self._instructors(cell)):
-            return super().preprocess_cell(cell, resources, index)
+            cell, resources = super().preprocess_cell(cell, resources, index)
+            if cell.cell_type == "code":
+                _explain_undefined(cell.get("outputs", []), self.nb.cells[:index])
+            return cell, resources
         judge, todo, visible_needed = self._judge
         if index in visible_needed:
             visible = copy.deepcopy(cell)
@@ -270,6 +274,7 @@ class IsolatedExecute(Execute):
             outputs.insert(errors[0] if errors else len(outputs), {
                 "output_type": "display_data", "metadata": {},
                 "data": {"text/latex": f"Your answer: $${formula}$$", "text/plain": f"Your answer: {formula}"}})
+        _explain_undefined(outputs, self.nb.cells[:index])
         cell.outputs = [nbformat.from_dict(output) for output in outputs]
         cell.execution_count = 0  # it ran (numbered with the others by _number_cells)
         return cell, self.resources
@@ -394,6 +399,41 @@ class IsolatedExecute(Execute):
             raise
         finally:
             self.km, self._scratch = saved
+
+
+UNDEFINED = re.compile(r"name '([A-Za-z_][A-Za-z0-9_]{0,99})' is not defined")
+
+
+def _explain_undefined(outputs, earlier):
+    """A test's NameError for a name that an earlier cell defines, where that cell raised: say which
+    cell (its In [n], as _number_cells will number it) and what it raised, once per message. A
+    failed import in an answer cell otherwise shows as a NameError in every test after it."""
+    for output in outputs:
+        found = (UNDEFINED.search(output.get("evalue") or "")
+                 if output.get("output_type") == "error" and output.get("ename") == "NameError" else None)
+        if not found:
+            continue
+        name, number, culprit = found.group(1), 0, None
+        for cell in earlier:
+            if cell.cell_type != "code" or NBCLIENT_SKIP_TAG in cell.metadata.get("tags", []) \
+                    or cell.get("execution_count") is None:
+                continue
+            number += 1
+            names = _names(cell.source)
+            error = next((o for o in cell.get("outputs", []) if o.get("output_type") == "error"), None)
+            # a cell that does not parse (a SyntaxError) binds nothing: one that names it is the one
+            if (name in names[0]) if names is not None else re.search(rf"\b{name}\b", cell.source):
+                culprit = (number, error) if error is not None else None  # the last cell to bind it counts
+        if culprit is None:
+            continue
+        number, error = culprit
+        raised = f"{error.get('ename', 'an error')}: {str(error.get('evalue', ''))[:300]}".rstrip(": ")
+        note = (f"The cell that defines {name}, In [{number}], stopped with {raised}, so {name} was never "
+                "defined: fix that cell first, and this cell runs on your code.")
+        simple = output.get("traceback") == [f"{output['ename']}: {output['evalue']}"]  # a judged test's
+        output["evalue"] = f"{output['evalue']}. {note}"
+        output["traceback"] = ([f"{output['ename']}: {output['evalue']}"] if simple
+                               else [*output.get("traceback", []), note])
 
 
 def _number_cells(nb):

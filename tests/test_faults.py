@@ -146,6 +146,21 @@ def test_an_infinite_loop_stops_at_the_cell_timeout(graded_class):  # noqa: F811
     assert _row(grades, "fault-infinite-loop", "b1_forward").score == 10
 
 
+def test_a_failed_import_is_named_once_in_each_test_it_breaks(graded_class):  # noqa: F811
+    """B1's answer cell stops at `import torch`: every test after it says which cell failed and why,
+    not only that batchnorm_forward is not defined."""
+    root, subs, grades, expected = graded_class
+    graded = nbformat.read(root / "autograded" / "fault-import-error" / "part_b" / "b1_forward.ipynb", as_version=4)
+    undefined = [o for c in graded.cells if c.cell_type == "code" for o in c.outputs
+                 if o.output_type == "error" and o.ename == "NameError"]
+    assert undefined, "the tests after the failed answer cell should raise NameError"
+    culprit = next(c for c in graded.cells if c.cell_type == "code" and "import torch" in c.source)
+    for output in undefined:
+        assert f"In [{culprit.execution_count}], stopped with ModuleNotFoundError" in output.evalue, output.evalue
+        assert output.evalue.count("fix that cell first") == 1, output.evalue
+        assert output.traceback[-1].endswith("fix that cell first, and this cell runs on your code.")
+
+
 def test_an_output_flood_is_cut(graded_class):  # noqa: F811
     root, subs, grades, expected = graded_class
     graded = nbformat.read(root / "autograded" / "fault-output-flood" / "part_b" / "b1_forward.ipynb", as_version=4)
