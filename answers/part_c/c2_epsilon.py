@@ -62,10 +62,10 @@ WRONG = [
             x_hat = (x - x.mean()) / s
             return (np.eye(m) - 1 / m - np.outer(x_hat, x_hat) / (m - 1)) / s
         """), says="wrong values"),
-    Answer("bound 1/eps", {BOUND: "def gradient_bound(eps):\n    return 1 / eps\n"}, says="expected 100"),
-    Answer("bound sqrt(eps)", {BOUND: "def gradient_bound(eps):\n    return np.sqrt(eps)\n"}, says="expected 100"),
+    Answer("bound 1/eps", {BOUND: "def gradient_bound(eps):\n    return 1 / eps\n"}, says="expected 316.2"),
+    Answer("bound sqrt(eps)", {BOUND: "def gradient_bound(eps):\n    return np.sqrt(eps)\n"}, says="cannot be smaller"),
     Answer("bound 1/sqrt(1 + eps) (the variance-1 case)", {BOUND: "def gradient_bound(eps):\n    return 1 / np.sqrt(1 + eps)\n"},
-           says="expected 100"),
+           says="cannot be smaller"),
 ]
 
 # Mistakes in the pasted batch norm (graded in B1 and B2): the tests here compare with the course's Jacobian, so they
