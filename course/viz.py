@@ -4,9 +4,10 @@
 
 The plots of Exercise B5 read a *history*, the record of one training run (see B5):
 - history["epoch"]: int array (R,), the epochs after which the network was recorded (0 = before training)
-- history["pre"]: float array (R, L, P, H), every hidden layer's input to its non-linearity for the
-  P probe examples (R recordings, L hidden layers of H units)
-- history["post"]: float array (R, L, P, H), the non-linearity's outputs
+- history["pre"]: float array (R, L, P, H), every hidden layer's z = x W + b for the P probe examples
+  (R recordings, L hidden layers of H units): what the layer computes from its input, before batch
+  norm when it has one (without, z is also the input to the non-linearity)
+- history["post"]: float array (R, L, P, H), the non-linearity's outputs h, the next layer's input
 - history["test_acc"]: float array (R,), test accuracy at each recording (inference mode, running statistics)
 """
 import io
@@ -18,8 +19,8 @@ import numpy as np
 
 from course.palette import COLORS, LABELS  # noqa: F401  (course.viz.COLORS is the course's palette)
 
-# Where a unit counts as saturated (its gradient f'(u) has all but vanished):
-SIGMOID_SATURATED = 4.0    # sigmoid inputs |u| > 4, where sigmoid'(u) < 0.018
+# Where a unit counts as saturated (its gradient f'(u) has all but vanished), read off its output h:
+SIGMOID_SATURATED = 4.0    # sigmoid inputs |u| > 4, where sigmoid'(u) < 0.018: outputs h below 0.018 or above 0.982
 TANH_SATURATED = 0.97      # tanh outputs |h| > 0.97, where tanh'(u) < 0.06
 
 
@@ -74,7 +75,7 @@ def progress(iterable, description="", total=None):
 
 
 def layer_drift(pre):
-    """How far each layer's inputs to the non-linearity move away from where they started.
+    """How far each layer's z (history["pre"]) moves away from where it started.
 
     For every unit, the mean and the standard deviation over the probe examples are computed at
     each recording; a unit's drift is the largest |mean - mean at the first recording| +
@@ -93,14 +94,14 @@ def layer_drift(pre):
 
 
 def band_widths(pre, low=15, high=85):
-    """How spread out each unit's input to the non-linearity is over the probe examples.
+    """How spread out each unit's z (history["pre"]) is over the probe examples.
 
     Inputs:
     - pre: float array (R, L, P, H), as history["pre"]
     - low, high: the percentiles that bound the band (default: 15th to 85th, as in Ioffe & Szegedy's Figure 1)
 
     Returns a float array (R, L, H): the high-th minus the low-th percentile over the P examples, per recording,
-    layer and unit. A width near 0 means the unit gives almost the same input for every example; for a standard
+    layer and unit. A width near 0 means the unit gives almost the same z for every example; for a standard
     normal input the 15-85% width is 2.07.
     """
     pre = np.asarray(pre, dtype=np.float64)
@@ -111,7 +112,8 @@ def band_widths(pre, low=15, high=85):
 def saturation(history, activation="sigmoid"):
     """Share of saturated units per recording and layer.
 
-    Sigmoid: share of inputs with |u| > 4; tanh: share of outputs with |h| > 0.97.
+    Read off the outputs h (history["post"]), which are the same with and without batch norm: sigmoid, outputs
+    below sigmoid(-4) or above sigmoid(4) (inputs |u| > 4); tanh, outputs with |h| > 0.97.
 
     Inputs:
     - history: a history dict (see the module's docstring)
@@ -120,7 +122,8 @@ def saturation(history, activation="sigmoid"):
     Returns a float array (R, L) of shares in [0, 1].
     """
     if activation == "sigmoid":
-        return (np.abs(history["pre"]) > SIGMOID_SATURATED).mean(axis=(2, 3))
+        low, h = 1.0 / (1.0 + np.exp(SIGMOID_SATURATED)), np.asarray(history["post"])   # sigmoid(-4) = 0.018
+        return ((h < low) | (h > 1.0 - low)).mean(axis=(2, 3))
     if activation == "tanh":
         return (np.abs(history["post"]) > TANH_SATURATED).mean(axis=(2, 3))
     raise ValueError(f"activation must be 'sigmoid' or 'tanh'; got {activation!r}")
@@ -138,11 +141,11 @@ def _histories(history_plain, history_bn):
 
 
 def plot_percentiles(history_plain, history_bn, layer=-1, unit=0, percentiles=(15, 50, 85)):
-    """A scaled-down re-creation of Ioffe & Szegedy's Figure 1: test accuracy, and one unit's input to the non-linearity.
+    """A scaled-down re-creation of Ioffe & Szegedy's Figure 1: test accuracy, and one unit's z over training.
 
     Left: test accuracy over training for both networks. Middle and right: the 15th, 50th and
-    85th percentiles (over the probe examples) of one unit's input u, without and with batch norm,
-    on a shared vertical axis.
+    85th percentiles (over the probe examples) of one unit's z = x W + b (before batch norm, in the
+    network that has it), without and with batch norm, on a shared vertical axis.
 
     Inputs:
     - history_plain, history_bn: history dicts of the two runs
@@ -172,9 +175,9 @@ def plot_percentiles(history_plain, history_bn, layer=-1, unit=0, percentiles=(1
         for v in (values[0], values[2]):
             ax.plot(epochs, v, color=COLORS[key], lw=0.8)
         ax.set(title=f"{LABELS[key]}: layer {number}, unit {unit}", xlabel="epoch",
-               ylabel="input to the non-linearity $u$")
+               ylabel="$z = xW + b$ of the unit")
         ax.legend(loc="best", fontsize="small")
-    fig.suptitle("With batch norm, a unit's input distribution stays put while accuracy rises sooner")
+    fig.suptitle("One unit's z over training, and the test accuracy: does the network that drifts less learn sooner?")
     return fig
 
 
@@ -183,7 +186,7 @@ def plot_saturation(history_plain, history_bn, activation="sigmoid"):
 
     Inputs:
     - history_plain, history_bn: history dicts of the two runs
-    - activation: "sigmoid" (|u| > 4 counts as saturated) or "tanh" (|h| > 0.97)
+    - activation: "sigmoid" (|u| > 4 counts as saturated, read off h) or "tanh" (|h| > 0.97)
 
     Returns the matplotlib Figure.
     """
@@ -206,7 +209,7 @@ def plot_saturation(history_plain, history_bn, activation="sigmoid"):
 
 class CovariateShiftExplorer(widgets.VBox):
     """A widget to scrub through training: a slider over the recorded epochs, a layer selector and
-    a with/without-BN selector redraw one histogram of a layer's inputs to the non-linearity.
+    a with/without-BN selector redraw one histogram of a layer's z (before batch norm).
 
     The histogram counts are computed once, beforehand; moving a control only changes the heights
     of the existing bars and re-renders the figure, so dragging the slider stays smooth.
@@ -214,8 +217,8 @@ class CovariateShiftExplorer(widgets.VBox):
     Inputs:
     - epochs: int array (R,), the recorded epochs (history["epoch"])
     - edges: float array (B + 1,), the bin edges the counts were made with
-    - counts_plain, counts_bn: arrays (R, L, B): counts[r, l, b] is how many of layer l's inputs
-      to the non-linearity fell into bin b at recording r, without and with BN
+    - counts_plain, counts_bn: arrays (R, L, B): counts[r, l, b] is how many of layer l's values
+      of z fell into bin b at recording r, without and with BN
     - layer: the layer shown first (default: the last hidden layer)
 
     The explorer is an ipywidgets VBox: display it, or make it the last expression of a cell.
@@ -267,7 +270,7 @@ class CovariateShiftExplorer(widgets.VBox):
                                              label=f"{LABELS[key]}, epoch {self.epochs[0]}")
         self.label = self.ax.text(0.02, 0.95, "", transform=self.ax.transAxes, va="top",
                                   animated=True)
-        self.ax.set(xlabel="input to the non-linearity $u$", ylabel="share of values")
+        self.ax.set(xlabel="$z = xW + b$ (before batch norm)", ylabel="share of values")
         self.ax.set_xlim(self.edges[0], self.edges[-1])
         self._background = None
 
@@ -309,7 +312,7 @@ class CovariateShiftExplorer(widgets.VBox):
             # a fixed scale per layer, so that what changes from epoch to epoch shows
             top = max(self.shares[k][:, layer].max() for k in shown)
             self.ax.set_ylim(0, 1.05 * top if top > 0 else 1.0)
-            self.ax.set_title(f"Layer {layer + 1}: how its inputs to the non-linearity are spread")
+            self.ax.set_title(f"Layer {layer + 1}: how its z is spread over units and probe images")
             handles = [h for key in shown for h in (self.bars[key], self.start[key])]
             self.ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0),
                            fontsize="small")

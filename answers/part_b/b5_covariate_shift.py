@@ -143,15 +143,15 @@ WRONG = [
             post = np.stack([c["h"] for c in caches])
             return post, post
         """}, says="after the non-linearity"),
-    Answer("records z, before batch norm, as the pre-activation", {RECORD: """
+    Answer("records u, after batch norm, as Ioffe & Szegedy plot", {RECORD: """
         def record_layers(net, X):
             _, caches = net.forward(X)
-            return np.stack([c["z"] for c in caches]), np.stack([c["h"] for c in caches])
-        """}, says="before batch norm"),
+            return np.stack([c["u"] for c in caches]), np.stack([c["h"] for c in caches])
+        """}, says="cannot show a drift"),
     Answer("pre and post swapped", {RECORD: """
         def record_layers(net, X):
             _, caches = net.forward(X)
-            return np.stack([c["h"] for c in caches]), np.stack([c["u"] for c in caches])
+            return np.stack([c["h"] for c in caches]), np.stack([c["z"] for c in caches])
         """}, says="after the non-linearity"),
     Answer("records only the first epoch (before training)", {TRAIN: """
         def train_and_record(net, data, epochs=EPOCHS, record_every=RECORD_EVERY, seed=DATA_SEED, lr=LR,
@@ -388,18 +388,19 @@ RIGHT = [
     Answer("record_layers with a loop into preallocated arrays", {RECORD: """
         def record_layers(net, X):
             _, caches = net.forward(X)
-            L, (N, H) = len(caches), caches[0]["u"].shape
+            L, (N, H) = len(caches), caches[0]["z"].shape
             pre, post = np.empty((L, N, H)), np.empty((L, N, H))
             for l, cache in enumerate(caches):
-                pre[l] = cache["u"]
+                pre[l] = cache["z"]
                 post[l] = cache["h"]
             return pre, post
         """}),
-    Answer("record_layers that recomputes h from u", {RECORD: """
+    Answer("record_layers that recomputes z from each layer's input and h from u", {RECORD: """
         def record_layers(net, X):
             _, caches = net.forward(X)
-            pre = np.array([c["u"] for c in caches])
-            post = 1 / (1 + np.exp(-pre)) if net.activation == "sigmoid" else np.tanh(pre)
+            pre = np.array([c["x"] @ net.params[f"W{l + 1}"] + net.params[f"b{l + 1}"] for l, c in enumerate(caches)])
+            u = np.array([c["u"] for c in caches])
+            post = 1 / (1 + np.exp(-u)) if net.activation == "sigmoid" else np.tanh(u)
             return pre, post
         """}),
     Answer("train_and_record with a while loop, recording after training", {TRAIN: """

@@ -26,6 +26,9 @@ BIASED = ("the running variance averages the biased batch variance; the course's
 # Test 3's reference run records this many test images: its drift ratios are those of the notebook's 200
 # (within 10%), and its histories, which cross to the kernel and back, are a quarter of the size.
 EXPERIMENT_PROBE = 50
+# Test 3's run of 6 epochs: with BN, z drifts at least this many times less in layer 1 and in the layers above
+# (the reference run: 1.6 and 4.1 to 7.9), which a network built without BN, or trained differently, does not reach.
+DRIFT_RATIO = (1.3, 3.0)
 
 
 # -- the references of Tasks 1 and 2, with the reference batch norm -----------------------------
@@ -45,8 +48,8 @@ def _layers(net, X, *keys):
 
 
 def _reference_record(net, X):
-    """The reference record_layers(net, X): (pre, post), with the reference batch norm."""
-    return _layers(net, X, "u", "h")
+    """The reference record_layers(net, X): (pre, post) = (z, h), with the reference batch norm."""
+    return _layers(net, X, "z", "h")
 
 
 def _train_and_record(net, data, epochs, record_every, seed, lr, batch_size, probe_size, *,
@@ -124,14 +127,16 @@ def test_record_layers(record_layers):
         z, u, h = _layers(net, X, "z", "u", "h")
         what = f"a {activation} network {'with' if bn else 'without'} BN"
         pre, post = record_layers(net, X)
-        check_array(f"pre for {what}", pre, u, rtol=1e-10, atol=1e-12,
-                    mistakes={"you recorded the outputs h = f(u), after the non-linearity; pre should hold its "
-                              "inputs u": h,
-                              "you recorded z = x W + b, before batch norm; with BN the input to the non-linearity is "
-                              "u = BN(z)": z},
-                    hint="pre[l] is caches[l]['u'], the input to layer l + 1's non-linearity.")
+        after_bn = {"you recorded u = BN(z), after batch norm: in training mode it has mean beta and standard "
+                    "deviation gamma in every unit on any batch, so it cannot show a drift; pre holds z = x W + b, "
+                    "before the normalisation": u} if bn else {}
+        check_array(f"pre for {what}", pre, z, rtol=1e-10, atol=1e-12,
+                    mistakes={"you recorded the outputs h = f(u), after the non-linearity; pre should hold "
+                              "z = x W + b": h} | after_bn,
+                    hint="pre[l] is caches[l]['z'], layer l + 1's x W + b.")
         check_array(f"post for {what}", post, h, rtol=1e-10, atol=1e-12,
-                    mistakes={"you recorded the inputs u in post; post should hold the outputs h = f(u)": u},
+                    mistakes={"you recorded z in post; post should hold the outputs h = f(u)": z}
+                    | ({"you recorded u = BN(z) in post; post should hold the outputs h = f(u)": u} if bn else {}),
                     hint="post[l] is caches[l]['h'], the output of layer l + 1's non-linearity.")
 
 
@@ -182,9 +187,9 @@ def test_train_and_record(train_and_record, with_references, check_history, data
 # -- Task 3 -------------------------------------------------------------------------------------
 
 def _start(sizes, activation, seed, weight_scale, bn, probe):
-    """u of every hidden layer of a new network (the reference batch norm if bn) for the probe: (L, P, H)."""
+    """z of every hidden layer of a new network (the reference batch norm if bn) for the probe: (L, P, H)."""
     net = MLP(sizes, activation, batchnorm=REFERENCE_BN if bn else None, seed=seed, weight_scale=weight_scale)
-    return _layers(net, probe, "u")[0]
+    return _layers(net, probe, "z")[0]
 
 
 def test_experiment(run_experiment, with_references, check_history, data, *, sizes, seed, weight_scale, defaults):
@@ -224,9 +229,9 @@ def test_experiment(run_experiment, with_references, check_history, data, *, siz
     drift_plain, drift_bn = layer_drift(hp["pre"]), layer_drift(hb["pre"])
     ratio = drift_plain / np.maximum(drift_bn, 1e-12)
     for layer, r in enumerate(ratio):
-        need = 2.0 if layer == 0 else 4.0
+        need = DRIFT_RATIO[0] if layer == 0 else DRIFT_RATIO[1]
         assert r >= need, (
-            f"With BN, layer {layer + 1}'s inputs to the non-linearity drift only {r:.2f} times less than without BN; "
+            f"With BN, layer {layer + 1}'s z drifts only {r:.2f} times less than without BN; "
             f"expected at least {need:g} times less (drift per layer without BN: {drift_plain}, with BN: {drift_bn}). "
             "Do both networks train with train_and_record(net, data, epochs, record_every), its other settings left at "
             "their defaults?")
@@ -298,8 +303,8 @@ def test_visualize(visualize_covariate_shift, is_explorer):
                 other = hb if key == "plain" else hp
                 check_array(f"histogram drawn ({LABELS[key]}, layer {layer + 1}, epoch {epoch})", ui.heights(key),
                             share(h["pre"][r, layer]), rtol=1e-9, atol=1e-12,
-                            mistakes={"the counts come from the activations h (history['post']), not the inputs u "
-                                      "to the non-linearity": share(h["post"][r, layer]),
+                            mistakes={"the counts come from the activations h (history['post']), not from z "
+                                      "(history['pre'])": share(h["post"][r, layer]),
                                       "every epoch shows the first epoch's histogram: the slider does not change the "
                                       "bars": share(h["pre"][0, layer]),
                                       "the counts of the other network are shown": share(other["pre"][r, layer])},
