@@ -32,8 +32,8 @@ import nbformat
 
 from grader import sandbox
 from grader.coursedir import (
-    Refused, assignments, course_root, grading_key, make_api, require_success, source_notebooks, stderr_to,
-    working_directory)
+    Refused, assignments, course_root, grading_key, make_api, require_success, shared_engines, source_notebooks,
+    stderr_to, working_directory)
 from grader.execute import last_failure
 from grader.progress import GradingProgress
 from grader.record import (
@@ -177,6 +177,11 @@ def grade_student(task, report=None):
     on its own (a kernel that dies loses only its notebook), in a kernel started in an empty
     folder, each test cell judged in this process (grader.judge).
     """
+    with shared_engines(scratch=True):  # the scratch gradebook, opened a dozen times a notebook
+        return _grade_student(task, report)
+
+
+def _grade_student(task, report):
     from nbgrader.api import Gradebook
 
     root, student = Path(task["root"]), task["student"]
