@@ -112,3 +112,16 @@ def test_the_figure_cell_shows_the_students_own_plot(graded):
     assert figure.execution_count is None   # the grader did not run it
     html = page(scratch, *C1)
     assert f"data:image/png;base64,{PNG}" in html and base64.b64decode(PNG)[:4] == b"\x89PNG"
+
+
+def test_feedback_pages_compile_their_templates_once_a_process():
+    """grader.mathml keeps Jinja's compiled templates: a second exporter (nbgrader makes one a page) compiles none."""
+    from grader.mathml import COMPILED_TEMPLATES, OfflineHTMLExporter
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("$x^2$")])
+    first, _ = OfflineHTMLExporter().from_notebook_node(nb)
+    compiled = dict(COMPILED_TEMPLATES._code)
+    assert compiled
+    second, _ = OfflineHTMLExporter().from_notebook_node(nb)
+    assert COMPILED_TEMPLATES._code == compiled and first == second
+    assert "<math" in second

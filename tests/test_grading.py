@@ -6,6 +6,7 @@ feedback shows no hidden test; a re-run gives the same grades and leaves real st
 Also pinned here: nbgrader facts the course depends on.
 """
 import html
+import os
 import re
 import shutil
 import subprocess
@@ -295,3 +296,33 @@ def test_demo_prints_the_table_the_readme_shows(demo_course):
     printed = table.format_table(grades)
     assert [l.rstrip() for l in printed.splitlines()] == [l.rstrip() for l in quoted.group(1).splitlines()], (
         f"README.md's demo table is stale; ./run demo prints:\n{printed}")
+
+
+def test_shared_engines_serve_every_gradebook_of_a_url_from_one_engine_and_put_nbgrader_back(tmp_path, monkeypatch):
+    """grader.coursedir.shared_engines: nbgrader's Gradebook opens on one URL share an engine (its compiled SQL
+    with it), the scratch gradebook does not wait for the disk, and nbgrader is unchanged afterwards."""
+    import nbgrader.api
+    from nbgrader.api import Gradebook
+
+    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")  # nbgrader's alembic
+    url = f"sqlite:///{tmp_path / 'gradebook.db'}"
+    with Gradebook(url, "course") as gb:
+        gb.add_student("ada")
+    before = nbgrader.api.create_engine
+    with coursedir.shared_engines(scratch=True):
+        with Gradebook(url, "course") as first, Gradebook(url, "course") as second:
+            assert first.engine is second.engine
+            assert [s.id for s in second.students] == ["ada"]
+            with first.engine.connect() as connection:
+                assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 0
+            first.add_student("grace")
+        with coursedir.shared_engines():  # nested: the enclosing one stays in place
+            with Gradebook(url, "course") as third:
+                assert third.engine is first.engine
+        assert nbgrader.api.create_engine is not before
+    assert nbgrader.api.create_engine is before
+    assert "create_all" not in vars(nbgrader.api.Base.metadata)
+    with Gradebook(url, "course") as gb:
+        assert sorted(s.id for s in gb.students) == ["ada", "grace"]
+        with gb.engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA synchronous").scalar() != 0
