@@ -142,6 +142,7 @@ def test_every_notebook_is_a_page_in_the_sheets_order(site):
         title = html.unescape(re.sub(r"<[^>]+>", "", re.search(r"<h1>(.*?)</h1>", (site / page).read_text(), re.S)
                                      .group(1))).strip()
         assert TITLE.match(title) and title.startswith(path.stem[:2].upper()), f"{page}: {title!r}"
+    assert "then open <em>Show the solution</em>" in index
     card = (site / "conventions.html").read_text()
     assert "Conventions of the course" in card and "<math" in card
 
@@ -183,6 +184,7 @@ def test_each_answer_cell_is_the_stub_then_the_folded_solution(site):
 def test_without_solutions_no_solution_is_in_the_site(lessons_only):
     pages = sorted(lessons_only.glob("part_*/*.html"))
     assert [p.stem for p in pages] == list(WITHOUT_SOLUTIONS)
+    assert "the reference solutions are not part of this book" in (lessons_only / "index.html").read_text()
     for page in pages:
         text = page.read_text()
         assert "tag_solution" not in text and "Show the solution" not in text, page.name

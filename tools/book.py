@@ -95,17 +95,21 @@ def book_notebook(nb, config, part, name, solutions=True):
     return nbformat.v4.new_notebook(cells=cells, metadata=copy.deepcopy(nb.metadata))
 
 
+def try_first(solutions):
+    """What the book shows of the answers, in one sentence."""
+    return ("Each answer cell is shown as you get it, and then its reference solution behind a fold: "
+            "try the task first, then open *Show the solution*." if solutions else
+            "Each answer cell is shown as you get it; the reference solutions are not part of this book.")
+
+
 def do_it_yourself(part, name, solutions):
     """The box after a notebook's title: where to get it, how to run it, how to check it."""
     notebook = f"release/{part}/{name}.ipynb"
-    try_first = ("Each answer cell is shown as you get it, and then its reference solution behind a fold: "
-                 "try the task first, then open *Show the solution*." if solutions else
-                 "Each answer cell is shown as you get it; the reference solutions are not part of this book.")
     return f"""\
 ```{{admonition}} Do it yourself
 :class: tip
 
-{try_first}
+{try_first(solutions)}
 
 - **The notebook:** {{download}}`{name}.ipynb <../{DOWNLOADS}/{part}/{name}.ipynb>` (the student version;
   it imports the course's package `course`, so install the course first, as its README says).
@@ -146,7 +150,8 @@ def stage(stage_dir=STAGE, solutions=True, only=None, root=ROOT):
     unknown = sorted(set(only or ()) - {path.stem for path in written})
     if unknown:
         sys.exit(f"no source notebook is called {', '.join(unknown)} (a name is like b5_covariate_shift)")
-    with open(stage_dir / "index.md", "a") as index:   # the contents, in the sheet's order
+    with open(stage_dir / "index.md", "a") as index:   # what it shows of the answers, the contents in order
+        index.write(f"\n{try_first(solutions)}\n")
         index.write(toctree("The conventions", ["conventions"]))
         for part in dict.fromkeys(path.parent.name for path in written):
             index.write(toctree(PARTS.get(part, part), [f"{part}/{p.stem}" for p in written if p.parent.name == part]))
