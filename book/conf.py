@@ -65,5 +65,12 @@ def _block(translator, node):
     raise nodes.SkipNode
 
 
+def _alternate(app, env, docnames):
+    """With -j, Sphinx reads (and MyST-NB runs) the documents in one run of consecutive names per
+    process: alternating them keeps Part C's slow notebooks from all going to one process."""
+    docnames[:] = docnames[::2] + docnames[1::2]
+
+
 def setup(app):
     app.add_html_math_renderer("mathml", (_inline, None), (_block, None))
+    app.connect("env-before-read-docs", _alternate)
