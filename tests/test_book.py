@@ -1,7 +1,7 @@
 """The course as a book (`./run book`, tools/book.py): built from the source notebooks, then read
 from disk in Chromium with the network off, as a self-learner would.
 
-Two builds, by the command itself: the whole book (every notebook run; about 40 s on 2 cores),
+Two builds, by the command itself: the whole book (every notebook run; 35 to 70 s on 2 cores),
 and two notebooks with --no-solutions. Checked:
 - the site: every source notebook is a page, in the sheet's order, titled with its number and
   difficulty, after the conventions card; each exercise page ships its release notebook (the very
