@@ -11,7 +11,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 # environment.yml: students and self-learners (and Binder); environment-dev.yml: also the tests'
-ENVIRONMENTS = {"environment.yml": ("dependencies",), "environment-dev.yml": ("dependencies", "test")}
+ENVIRONMENTS = {"environment.yml": ("dependencies",), "environment-dev.yml": ("dependencies", "test", "book")}
 CONDA_NAMES = {"playwright-python": "playwright"}  # conda-forge's name: PyPI's
 
 
@@ -43,8 +43,8 @@ def _conda_names(file):
 def test_each_environment_lists_the_dependencies_of_pyproject(file):
     project = _pyproject()["project"]
     wanted = {_name(d) for d in project["dependencies"]}
-    if "test" in ENVIRONMENTS[file]:
-        wanted |= {_name(d) for d in project["optional-dependencies"]["test"]}
+    for group in ENVIRONMENTS[file][1:]:
+        wanted |= {_name(d) for d in project["optional-dependencies"][group]}
     assert _conda_names(file) == wanted, (
         f"only in {file}: {sorted(_conda_names(file) - wanted)}; "
         f"only in pyproject.toml: {sorted(wanted - _conda_names(file))}")
@@ -85,7 +85,7 @@ def _pins():
 def test_constraints_pin_every_dependency_exactly():
     project = _pyproject()["project"]
     pins = _pins()
-    for requirement in project["dependencies"] + project["optional-dependencies"]["test"]:
+    for requirement in project["dependencies"] + [d for group in project["optional-dependencies"].values() for d in group]:
         assert _name(requirement) in pins, (
             f"{_name(requirement)} is not pinned in constraints.txt: run python tools/lock.py")
     assert all(re.fullmatch(r"[0-9][0-9A-Za-z.+!]*", v) for v in pins.values()), (

@@ -3,7 +3,7 @@
     python tools/lock.py            # keep today's pins; add or drop what the dependencies now need
     python tools/lock.py --upgrade  # re-resolve from pyproject.toml's ranges (newest releases)
 
-pip resolves the course with its test extras (`pip install --dry-run --report`, nothing is
+pip resolves the course with its test and book extras (`pip install --dry-run --report`, nothing is
 installed) on the oldest supported Python first; its pins then constrain the resolution on each
 newer one, which may add a package only that version needs (never a second version of one).
 A pin that does not install on some version fails the run: then the set must change, by hand in
@@ -58,7 +58,7 @@ def resolve(python, constraints=None):
     with tempfile.TemporaryDirectory() as folder:
         report = Path(folder) / "report.json"
         command = [python, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet",
-                   "--disable-pip-version-check", "--report", str(report), ".[test]"]
+                   "--disable-pip-version-check", "--report", str(report), ".[test,book]"]
         if constraints:
             pinned = Path(folder) / "constraints.txt"
             pinned.write_text("".join(f"{n}=={v}\n" for n, v in constraints.values()))
