@@ -15,11 +15,19 @@ assignment and `nbgrader export`.
 
 Prints, per student, the autograde time of the course against the floor (goal: at most 1.3x),
 the same with feedback and export, `course grade` (in the sandbox where it runs) against plain
-nbgrader (goal: at most 0.6x), the speed-up of --jobs, and each notebook's own autograde time.
-Figures depend on the machine and on what else runs on it: the load average is printed with them.
+nbgrader (goal: at most 0.3x), the floor's time per trivial notebook through the whole pipeline
+(goal: at most 0.15 s), `course grade` as a multiple of the notebooks' own compute (every
+solution notebook run top to bottom in one warm process, its tests with it: the limit no grader
+can beat), where a student's time goes, stage by stage (one floor student and one course student
+profiled in this process), the peak memory of the grading process, of a worker and of a kernel,
+whether a worker's memory grows from student to student (--memory-students N: a class of N
+graded by one worker, its first and last five compared), the speed-up of --jobs and a model of
+how it scales with cores, and each notebook's own autograde time. Figures depend on the machine
+and on what else runs on it: the load average is printed with them.
 """
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -34,6 +42,8 @@ sys.path[:0] = [str(ROOT / "tests"), str(ROOT)]
 import nbformat  # noqa: E402
 
 from grader import build, coursedir, democlass, grading, sandbox  # noqa: E402
+
+import stages  # noqa: E402
 
 PLAIN_CONFIG = """\
 # plain nbgrader: what the course's nbgrader_config.py sets for the course, none of its grading
@@ -118,15 +128,55 @@ def trivial_course(root, like):
             nbformat.write(nb, str(root / "source" / assignment / path.name))
 
 
-def grade(root, jobs, feedback):
+def grade(root, jobs, feedback, progress=lambda message: None):
     for folder in ("autograded", "feedback", "exports"):
         shutil.rmtree(root / folder, ignore_errors=True)
     started = time.perf_counter()
     grades = grading.grade_class(root, jobs=jobs, feedback=feedback, export=feedback,
-                                 progress=lambda message: None, unsandboxed=sandbox.available() is not None)
+                                 progress=progress, unsandboxed=sandbox.available() is not None)
     seconds = time.perf_counter() - started
     assert not grades.failures, grades.failures
     return seconds, grades
+
+
+def profile_student(root, student):
+    """stages.stage_breakdown of grading one student of `root` (feedback included) in this process,
+    as a worker grades one: (seconds per stage, wall seconds)."""
+    api = coursedir.make_api(root)
+    grading._ensure_assignments(api, root)
+    with tempfile.TemporaryDirectory(prefix="bench-template-") as template:
+        sha = grading._seal_template(grading._build_template(root, Path(template)))
+        task = dict(root=str(root), template=template, template_sha256=sha, student=student, timeout=None,
+                    sandbox=sandbox.available() is None, feedback=True, duedates={},
+                    sizes_key=coursedir.grading_key(root), notebooks=None)
+        with coursedir.stderr_to(root / "grading.log"):  # the kernels' and nbgrader's chatter, as in a grading run
+            seconds, wall, outcome = stages.stage_breakdown(grading.grade_student, task)
+    assert not outcome.error and not any(row.problem for row in outcome.notebooks), outcome
+    return seconds, wall
+
+
+def cpu_seconds():
+    """(CPU seconds of this process, of the whole machine): the machine's from /proc/stat, which
+    counts every process, the sandboxed kernels and judges too, whatever their parents waited for
+    (run on an otherwise quiet machine, it is the grading's)."""
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    user, nice, system, idle, iowait, irq, softirq, steal = (int(x) for x in fields[:8])
+    busy = (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+    return me.ru_utime + me.ru_stime, busy
+
+
+def memory_class(scratch, students):
+    """A class of `students` perfect students graded by one worker: (worker MB after each student, peak MB)."""
+    from test_grading import copy_course
+
+    root = Path(scratch) / "memory"
+    root.mkdir()
+    copy_course(root)
+    perfect_class(root, students)
+    with stages.MemorySampler(every=0.25) as sampler:
+        grade(root, 1, True, progress=lambda message: sampler.mark(message) if message.startswith("graded") else None)
+    return [mb for _, mb in sampler.marks], sampler.peak_mb
 
 
 RUNS = (  # (label, jobs is parallel, with feedback and export)
@@ -140,6 +190,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=4)
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--memory-students", type=int, default=0, metavar="N",
+                        help="also grade a class of N students with one worker and compare its memory after the "
+                             "first and the last five (30 takes about ten minutes on 2 cores)")
     args = parser.parse_args()
     from test_grading import copy_course
 
@@ -162,11 +215,16 @@ def main():
         print(f"{args.students} students x {notebooks} notebooks; {os.cpu_count()} cores; "
               f"kernels {'in the sandbox' if why is None else 'NOT sandboxed (' + why + ')'}; "
               f"load average before: {os.getloadavg()[0]:.2f}")
-        results = {}
+        results, memory, cpu = {}, {}, {}
         for label, parallel, feedback in RUNS:
             jobs = args.jobs if parallel else 1
             for name, root in (("course", course), ("floor", floor)):
-                seconds, grades = grade(root, jobs, feedback)
+                before = cpu_seconds()
+                with stages.MemorySampler(every=0.25 if feedback and jobs == 1 else None) as sampler:
+                    seconds, grades = grade(root, jobs, feedback)
+                after = cpu_seconds()
+                memory[name, jobs, feedback] = sampler.peak_mb
+                cpu[name, jobs, feedback] = (after[0] - before[0], after[1] - before[1])
                 results[name, jobs, feedback] = (seconds, grades)
                 rows = [r for rows in grades.values() for r in rows]
                 full = all(r.code_score == r.max_code_score for r in rows)
@@ -185,9 +243,50 @@ def main():
                   f"-> {course_s / floor_s:.2f}x the floor (goal <= 1.3x)")
         ours, theirs = per["course", 1, True], plain_seconds / args.students
         print(f"per student, serial, `course grade` against plain nbgrader (autograde + feedback + export): "
-              f"{ours:5.1f} s against {theirs:5.1f} s -> {ours / theirs:.2f}x (goal <= 0.6x)")
+              f"{ours:5.1f} s against {theirs:5.1f} s -> {ours / theirs:.2f}x (goal <= 0.3x)")
+        floor_each = per["floor", 1, True] / notebooks
+        print(f"a trivial notebook through the whole pipeline (the floor, autograde + feedback + export): "
+              f"{floor_each:.2f} s (goal <= 0.15 s)")
+        own = stages.own_compute(course, [p for a in coursedir.assignments(course)
+                                          for p in coursedir.source_notebooks(course, a)])
+        print(f"the notebooks' own code, run top to bottom in one warm process with their tests: "
+              f"{sum(own.values()):5.1f} s a student -> `course grade` takes {ours / sum(own.values()):.1f}x that")
         for name in ("course", "floor"):
             print(f"speed-up with --jobs {args.jobs} ({name}): {per[name, 1, True] / per[name, args.jobs, True]:.2f}x")
+        main_cpu, all_cpu = (x / args.students for x in cpu["course", 1, True])
+        print(f"CPU per student (course, serial run): {all_cpu:.1f} s in all (workers, kernels, judges and the main "
+              f"process, read off /proc/stat), of which {main_cpu:.1f} s in the main process, which alone writes the "
+              "class gradebook (the serial part)")
+
+        def model(students, cores):  # CPU-bound: the cores share the CPU time; the main process cannot be shared
+            return students * max(all_cpu / cores, main_cpu)
+
+        print(f"  model: with --jobs {args.jobs} on {os.cpu_count()} cores here {model(1, min(args.jobs, os.cpu_count())):.1f} s "
+              f"a student; measured {per['course', args.jobs, True]:.1f} s")
+        for students, cores in ((100, 2), (500, 8), (500, 32)):
+            print(f"  model: {students} students on {cores} cores with --jobs {cores}: about "
+                  f"{model(students, cores) / 60:.0f} min")
+        print("\npeak resident memory (MB), serial run with feedback:")
+        for name in ("course", "floor"):
+            peak = memory[name, 1, True]
+            print(f"  {name:6s} main process {peak['grader']:6.0f}, a grading worker {peak['worker']:6.0f}, "
+                  f"a kernel {peak['kernel']:6.0f}")
+        if args.memory_students:
+            marks, peak = memory_class(scratch, args.memory_students)
+            first, last = marks[:5], marks[-5:]
+            print(f"  {args.memory_students} students, one worker: its memory after the first five "
+                  f"{statistics.mean(first):.0f} MB, after the last five {statistics.mean(last):.0f} MB; "
+                  f"largest kernel {peak['kernel']:.0f} MB")
+        print("\nwhere a student's time goes (one student graded in this process, feedback included; "
+              "seconds per notebook):")
+        breakdown = {name: profile_student(root, "student-001") for name, root in (("floor", floor), ("course", course))}
+        names = [stage for stage, _ in stages.STAGES] + [stages.OTHER]
+        print(f"  {'':58s} {'floor':>7s} {'course':>7s}")
+        for stage in names:
+            print(f"  {stage:58s} " + " ".join(f"{breakdown[n][0].get(stage, 0.0) / notebooks:7.3f}"
+                                               for n in ("floor", "course")))
+        print(f"  {'all (wall, under the profiler)':58s} " + " ".join(f"{breakdown[n][1] / notebooks:7.3f}"
+                                                                    for n in ("floor", "course")))
         print("\nautograde time of each notebook (median over students, serial run; floor alongside):")
         course_rows = [r for rows in results["course", 1, False][1].values() for r in rows]
         floor_rows = [r for rows in results["floor", 1, False][1].values() for r in rows]
