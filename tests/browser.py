@@ -12,6 +12,7 @@ Screenshots go to artifacts/screenshots/ (not committed).
 """
 import json
 import os
+import random
 import secrets
 import signal
 import socket
@@ -52,6 +53,20 @@ def require_browser():
 
 
 def free_port():
+    """A free TCP port on 127.0.0.1 below the kernel's ephemeral range: a port the kernel hands out
+    (bind to port 0, as every Jupyter kernel's ZMQ sockets do) can be taken by another test suite's
+    kernel between this choice and the server's own bind, and a ZMQ socket resets an HTTP client."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 0
+    for port in random.sample(range(10000, low), min(200, max(low - 10000, 0))):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]

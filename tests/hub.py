@@ -184,6 +184,23 @@ class Hub:
             c.Spawner.http_timeout = {TIMEOUT}
             for service in c.JupyterHub.services:
                 service.setdefault("environment", {{}})["JUPYTER_CONFIG_PATH"] = {str(DOCS)!r}
+            # JupyterHub waits 10 x 1 s for a managed service (formgrader's JupyterLab) and exits when
+            # it has not answered; on a loaded two-core machine it can take longer: wait up to {TIMEOUT} s
+            import jupyterhub.app as _app
+            _start_service = _app.JupyterHub.start_service
+            async def _patient_start_service(self, name, service, ssl_context=None):
+                if await _start_service(self, name, service, ssl_context):
+                    return True
+                if not (service.managed and service.url) or await service.spawner.poll() is not None:
+                    return False
+                try:
+                    await _app.Server.from_orm(service.orm.server).wait_up(
+                        http=True, timeout={TIMEOUT}, ssl_context=ssl_context)
+                except _app.AnyTimeoutError:
+                    return False
+                self.log.info("Service %s answered after JupyterHub's own wait", name)
+                return True
+            _app.JupyterHub.start_service = _patient_start_service
             # the test's own token: manage users and their servers
             c.JupyterHub.services.append({{"name": "test-driver", "api_token": {self.token!r}}})
             c.JupyterHub.load_roles.append({{
@@ -194,19 +211,23 @@ class Hub:
             """)
 
     def start(self, attempts=3):
-        """Start the hub and wait until its API answers. JupyterHub gives a managed service
-        10 x 1 s to answer and exits otherwise; formgrader's server can take longer on a loaded
-        machine, so that one failure is retried on new ports after stopping what it left behind."""
+        """Start the hub and wait until its API answers. The test configuration gives formgrader's
+        server TIMEOUT seconds to answer; should the hub still exit or not answer (a port taken in
+        the meantime, a service too slow), it is started again on new ports after stopping what it
+        left behind, each attempt with a log of its own."""
+        earlier = []
         for attempt in range(1, attempts + 1):
             try:
                 return self._start_once()
             except RuntimeError as error:
-                if attempt == attempts or "Cannot connect to" not in str(error):
-                    raise
+                if attempt == attempts:
+                    raise RuntimeError("".join(earlier) + str(error)) from None
+                earlier.append(f"attempt {attempt} ({self.log.name}): {str(error).splitlines()[0]}\n")
                 self.stop()
                 kill_service_on(self.formgrader_port)
                 self.port, self.hub_port, self.proxy_api_port, self.formgrader_port = (
                     free_port() for _ in range(4))
+                self.log = self.workdir / f"jupyterhub-{attempt + 1}.log"
 
     def _start_once(self):
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -238,7 +259,11 @@ class Hub:
             self.process.wait(timeout=10)
 
     def log_text(self):
-        return self.log.read_text()[-6000:] if self.log.exists() else ""
+        """The log's last 6000 characters (a process left from an earlier attempt may still write
+        into an old log at its old offset: NUL bytes are dropped)."""
+        if not self.log.exists():
+            return ""
+        return self.log.read_text(errors="replace").replace("\0", "")[-6000:]
 
     def api(self, path, method="GET", body=None, token=None):
         """The hub's REST API (/hub/api/<path>): the decoded JSON answer."""
