@@ -139,14 +139,16 @@ def _replace(match, budget):
         return match.group(0)
 
 
-def render_math(page, max_formulas=MAX_FORMULAS, max_chars=MAX_MATH_CHARS, max_seconds=MAX_SECONDS):
+def render_math(page, max_formulas=MAX_FORMULAS, max_chars=MAX_MATH_CHARS, max_seconds=MAX_SECONDS,
+                accessible=False):
     """An HTML page with the LaTeX in its text ($...$, $$...$$) replaced by MathML.
 
     Text inside <pre>, <code>, <script>, <style> and <textarea> is left alone (code cells,
     outputs), as are tags and their attributes. At most max_formulas formulas, max_chars
     characters of LaTeX and max_seconds seconds are spent on a page: from the first formula past
     that, the math stays as it was (the page's escaped text, readable LaTeX), with NOT_RENDERED
-    once before it. Returns the new page (a str).
+    once before it. accessible=True also makes the edits nbconvert's HTMLExporter makes with
+    BeautifulSoup (accessible_tag). Returns the new page (a str).
     """
     budget = _Budget(max_formulas, max_chars, max_seconds)
     parts = _TAG.split(page)
@@ -157,9 +159,31 @@ def render_math(page, max_formulas=MAX_FORMULAS, max_chars=MAX_MATH_CHARS, max_s
             if name and name.group(1).lower() in _SKIP and not part.endswith("/>"):
                 depth += -1 if part.startswith("</") else 1
                 depth = max(depth, 0)
+            elif accessible and depth == 0 and name and not part.startswith("</"):
+                parts[i] = accessible_tag(part, name.group(1).lower())
         elif depth == 0 and "$" in part and not budget.spent:
             parts[i] = _MATH.sub(lambda match: _replace(match, budget), part)
     return "".join(parts)
+
+
+NO_ALT = "No description has been provided for this image"  # nbconvert's words
+_HAS_ALT = re.compile(r"\salt\s*=", re.I)
+_CLASS = re.compile(r"""\sclass\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.I)
+_FOCUSABLE = {"jp-Cell-inputWrapper", "jp-OutputArea-output"}
+
+
+def accessible_tag(tag, name):
+    """One start tag with what nbconvert's HTMLExporter adds for accessibility: an alt text on an
+    image without one, tabindex="0" on a cell's input and on each output (so that a keyboard
+    reaches them). nbconvert parses the whole page with BeautifulSoup for this, a tenth of a
+    second a feedback page; the page's tags are those of its own template."""
+    if name == "img" and not _HAS_ALT.search(tag):
+        return f'<img alt="{NO_ALT}"{tag[4:]}'
+    if name == "div" and "tabindex" not in tag.lower():
+        match = _CLASS.search(tag)
+        if match and _FOCUSABLE & set(next(g for g in match.groups() if g is not None).split()):
+            return f'<div tabindex="0"{tag[4:]}'
+    return tag
 
 
 class _CompiledTemplates(BytecodeCache):
@@ -200,5 +224,18 @@ class OfflineHTMLExporter(HTMLExporter):
         return environment
 
     def from_notebook_node(self, nb, resources=None, **kw):
-        output, resources = super().from_notebook_node(nb, resources, **kw)
-        return render_math(output), resources
+        """HTMLExporter.from_notebook_node (nbconvert 7.17, pinned), its BeautifulSoup pass made
+        by render_math's walk over the tags (accessible_tag), then the math as MathML."""
+        from nbconvert.exporters.templateexporter import TemplateExporter
+        from nbconvert.filters.highlight import Highlight2HTML
+        from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
+
+        langinfo = nb.metadata.get("language_info", {})
+        lexer = langinfo.get("pygments_lexer", langinfo.get("name", None))
+        self.register_filter("highlight_code",
+                             self.filters.get("highlight_code", Highlight2HTML(pygments_lexer=lexer, parent=self)))
+        resources = self._init_resources(resources)
+        self.register_filter("filter_data_type", WidgetsDataTypeFilter(
+            notebook_metadata=self._nb_metadata, parent=self, resources=resources))
+        output, resources = TemplateExporter.from_notebook_node(self, nb, resources, **kw)
+        return render_math(output, accessible=True), resources

@@ -125,3 +125,44 @@ def test_feedback_pages_compile_their_templates_once_a_process():
     second, _ = OfflineHTMLExporter().from_notebook_node(nb)
     assert COMPILED_TEMPLATES._code == compiled and first == second
     assert "<math" in second
+
+
+def test_feedback_pages_make_nbconvert_s_accessibility_edits_without_parsing_the_page():
+    """OfflineHTMLExporter does what nbconvert's HTMLExporter does with BeautifulSoup (an alt text on
+    an image without one, tabindex on each cell's input and output) in render_math's walk over the
+    tags: the same elements get the same attributes; nothing inside <pre>, <script> or <style> changes."""
+    from bs4 import BeautifulSoup
+    from nbconvert.exporters import HTMLExporter
+
+    from grader.mathml import NO_ALT, OfflineHTMLExporter, render_math
+
+    image = nbformat.v4.new_output("display_data", data={"image/png": PNG, "text/plain": "<Figure>"})
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell('An image ![a plot](data:image/png;base64,' + PNG + ') and $x^2$.\n\n'
+                                      '<img src="data:image/png;base64,' + PNG + '">'),
+        nbformat.v4.new_code_cell("print('<img src=x> <div class=\"jp-OutputArea-output\">')", outputs=[
+            nbformat.v4.new_output("stream", name="stdout", text='<img src=x> <div class="jp-OutputArea-output">\n'),
+            image]),
+        nbformat.v4.new_code_cell("1 + 1", execution_count=1, outputs=[
+            nbformat.v4.new_output("execute_result", data={"text/plain": "2"}, execution_count=1)]),
+    ])
+
+    def edits(html):
+        soup = BeautifulSoup(html, "html.parser")
+        return ([(tag.name, tag.get("alt"), tag.get("tabindex"), tuple(tag.get("class") or ()))
+                 for tag in soup.find_all(True) if tag.get("alt") is not None or tag.get("tabindex") is not None],
+                [tag.get_text() for tag in soup.find_all(["pre", "script", "style"])])
+
+    class WithSoup(OfflineHTMLExporter):  # nbconvert's own pass, then the math
+        def from_notebook_node(self, nb, resources=None, **kw):
+            html, resources = HTMLExporter.from_notebook_node(self, nb, resources, **kw)
+            return render_math(html), resources
+
+    for template in ("lab", "classic"):
+        ours, _ = OfflineHTMLExporter(template_name=template).from_notebook_node(nb)
+        theirs, _ = WithSoup(template_name=template).from_notebook_node(nb)
+        assert edits(ours) == edits(theirs), template
+        found = edits(ours)[0]
+        assert any(alt == NO_ALT for _, alt, _, _ in found) and any(alt == "a plot" for _, alt, _, _ in found)
+        if template == "lab":
+            assert sum(tabindex == "0" for _, _, tabindex, _ in found) >= 5
