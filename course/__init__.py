@@ -11,6 +11,7 @@
 - course.agent       the kernel's side of grading: answers the grader's requests with values (never verdicts)
 - course.symtree     SymPy expressions as JSON trees, both ways (the grader builds only an allow-list)
 - course.protocol    the exchange between the kernel's agent and the grader's judge: tags, limits, classes, defined once
+- course.zygote      the process a student's graded kernels are forked from, one at a time, in that student's sandbox
 
 The instructor's grader is the package `grader` beside this one; a student's kernel runs in a
 sandbox that has this package and not that one.

@@ -2,10 +2,16 @@
 import asyncio
 import atexit
 import copy
+import json
 import multiprocessing.util
 import os
 import re
+import select
 import shutil
+import signal
+import socket
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -68,6 +74,9 @@ class _GradingKernelManager(AsyncKernelManager):
 
     client_factory = Type(_GradingKernelClient, klass=AsyncKernelClient, config=True)
     sandbox_folder = None
+    zygote = None  # _KernelZygote: the kernel is forked from it (its scratch folder is inside the zygote's)
+    scratch = None
+    forked = None  # the forked kernel's _ZygoteKernel
 
     def format_kernel_cmd(self, extra_arguments=None):
         argv = super().format_kernel_cmd(extra_arguments)
@@ -78,6 +87,34 @@ class _GradingKernelManager(AsyncKernelManager):
 
     async def _async_wait(self, pollinterval=0.01):
         await super()._async_wait(pollinterval=min(pollinterval, 0.01))
+
+    def _close_control_socket(self):
+        """Close the control socket without waiting for what it still holds: the interrupt request
+        jupyter_client sends a kernel it is about to kill would otherwise keep the socket's context
+        0.1 s (its linger) from ending, for every notebook."""
+        if self._control_socket is not None:
+            self._control_socket.close(linger=0)
+            self._control_socket = None
+
+    async def _async_launch_kernel(self, kernel_cmd, **kw):
+        if self.zygote is None:
+            return await super()._async_launch_kernel(kernel_cmd, **kw)
+        if self.zygote.sandboxed:
+            sandbox.prepare(self.scratch)  # the connection file, written just now, included
+        env = dict(kw.get("env") or os.environ)
+        env["JPY_PARENT_PID"] = "1"  # its parent is the zygote: no poller thread watching it
+        self.provisioner.process = self.forked = self.zygote.fork(_launcher_arguments(kernel_cmd), env, kw.get("cwd"))
+        self.provisioner.pid = self.provisioner.pgid = None
+        self._reconcile_connection_info(self.provisioner.connection_info)
+
+
+def _launcher_arguments(argv):
+    """The arguments of ipykernel's launcher in a kernel's command line (after `-m ipykernel_launcher`),
+    or None for a command line that is not one."""
+    for i in range(len(argv) - 1):
+        if argv[i] == "-m" and argv[i + 1] in ("ipykernel_launcher", "ipykernel"):
+            return list(argv[i + 2:])
+    return None
 
 
 MAX_PROMPT = 72 * 2**20  # characters of one prompt of the kernel's passed on to the judge
@@ -154,6 +191,13 @@ class IsolatedExecute(Execute):
                     "for a kernel to boot; `course grade` turns it on (see _Spare).",
     ).tag(config=True)
 
+    zygote = Bool(
+        False, help="In the sandbox, fork each notebook's kernel from one process per student that has imported "
+                    "ipykernel and what the course's notebooks import (course.zygote), instead of starting Python "
+                    "anew; `course grade` turns it on. A kernel that cannot be forked, or any kernel without the "
+                    "sandbox (which alone can clear what one kernel leaves for the next), is started the usual way.",
+    ).tag(config=True)
+
     sizes_key = Unicode(
         "", help="The course's secret (hex) from which each notebook's symbolic checks draw the batch sizes they "
                  "compare formulas at (course.symbolic.set_sizes_key); `course grade` reads it from the course "
@@ -172,6 +216,7 @@ class IsolatedExecute(Execute):
         self._judge = None
         self._channel = None  # the judge's channel to the kernel (_JudgeChannel)
         self._sources = None  # {grade_id: source} of the instructor's cells, from the gradebook
+        self._zygote = None  # the _KernelZygote the kernel being launched is forked from
 
     def create_kernel_manager(self):
         """Kernels talk over Unix sockets, not TCP ports: two kernels started at once by
@@ -186,6 +231,8 @@ class IsolatedExecute(Execute):
         if self.sandbox:
             km.sandbox_folder = self._scratch
             km.kernel_spec.interrupt_mode = "message"
+        if self._zygote is not None:  # forked inside the zygote's sandbox, which has imported it all
+            km.zygote, km.scratch, km.sandbox_folder = self._zygote, self._scratch, None
         return km
 
     async def async_start_new_kernel(self, **kwargs):
@@ -197,6 +244,21 @@ class IsolatedExecute(Execute):
         await super().async_start_new_kernel(**kwargs)
 
     start_new_kernel = run_sync(async_start_new_kernel)
+
+    async def async_start_new_kernel_client(self):
+        """nbclient's client start, once the kernel's Unix sockets are there: zmq tries a socket
+        that is not there again only after 0.1 s, and a forked kernel binds its sockets in less."""
+        km = self.km
+        if getattr(km, "transport", None) == "ipc":
+            paths = [f"{km.ip}-{port}" for port in (km.shell_port, km.iopub_port, km.stdin_port, km.control_port,
+                                                    km.hb_port) if port]
+            deadline = time.monotonic() + (self.startup_timeout or 60)
+            while (not all(os.path.exists(path) for path in paths) and time.monotonic() < deadline
+                   and await km.is_alive()):
+                await asyncio.sleep(0.002)
+        return await super().async_start_new_kernel_client()
+
+    start_new_kernel_client = run_sync(async_start_new_kernel_client)
 
     def _kernel_env(self, env=None):
         """The environment a kernel gets of the grader's (its folders are added to it)."""
@@ -361,9 +423,14 @@ class IsolatedExecute(Execute):
             return super().preprocess(nb, resources, km)
         self.nb = nb
         key = self._spare_key()
-        kernel = _Spare.take(key) or self._launch()
-        if self.prestart:
-            _Spare.put(key, self._launch)
+        kernel = forked = None
+        if self.zygote and self.sandbox:  # only the sandbox can clear what one kernel leaves for the next
+            _Spare.discard()
+            kernel = forked = self._fork(key)
+        if kernel is None:
+            kernel = _Spare.take(key) or self._launch()
+            if self.prestart and not (self.zygote and self.sandbox):
+                _Spare.put(key, self._launch)
         metadata["path"] = os.path.join(kernel.scratch, "work")
         self._scratch = kernel.scratch
         try:
@@ -375,16 +442,47 @@ class IsolatedExecute(Execute):
                 self._cleanup_kernel()
             finally:
                 kernel.remove()
+                if forked is not None and not _ended_cleanly(forked):
+                    _KernelZygote.discard()  # a zygote that may hang or keep what the kernel left is not used again
 
     def _spare_key(self):
         """What a kernel started ahead must share with the one this notebook needs."""
         name = self.kernel_name or self.nb.metadata.get("kernelspec", {}).get("name")
         return (name, self.sandbox, tuple(sorted(self._kernel_env().items())), tuple(self.extra_arguments))
 
-    def _launch(self):
+    def _zygote_spec(self, key):
+        """What _KernelZygote needs to start one for this notebook's kernel: (key, python, env,
+        sandboxed); None for a kernel that is not ipykernel's."""
+        argv = self.kernel_manager_class(kernel_name=self.kernel_name or self.nb.metadata.get(
+            "kernelspec", {}).get("name") or "python3").kernel_spec.argv
+        if _launcher_arguments(argv) is None:
+            return None
+        python = argv[0]
+        if python in ("python", f"python{sys.version_info[0]}", "python{}.{}".format(*sys.version_info[:2])):
+            python = sys.executable  # as jupyter_client's format_kernel_cmd reads it
+        return key, python, self._kernel_env(), self.sandbox
+
+    def _fork(self, key):
+        """A kernel forked from this student's zygote (_KernelZygote), or None when there is none to
+        fork from (the kernel is then started the usual way)."""
+        spec = self._zygote_spec(key)
+        zygote = None if spec is None else _KernelZygote.get(*spec)
+        if zygote is None:
+            return None
+        self._zygote = zygote
+        try:
+            return self._launch(folder=zygote.root)
+        except Exception:  # noqa: BLE001 (the zygote is not used again; a kernel is started the usual way)
+            _KernelZygote.discard()
+            return None
+        finally:
+            self._zygote = None
+
+    def _launch(self, folder=None):
         """Start a kernel in a new scratch folder (its work folder, home, IPython and Matplotlib
-        folders and sockets); _Kernel. The kernel boots in its own process: this returns at once."""
-        scratch = tempfile.mkdtemp(prefix="course-kernel-")
+        folders and sockets); _Kernel. The kernel boots in its own process: this returns at once.
+        folder: where the scratch folder is made (a zygote's)."""
+        scratch = tempfile.mkdtemp(prefix="course-kernel-", dir=folder)
         saved = self.km, self._scratch
         try:
             for folder in ("work", "ipc", *SCRATCH_FOLDERS.values()):
@@ -509,11 +607,206 @@ class _Spare:
             kernel.remove()
 
 
+class _KernelZygote:
+    """The process (course.zygote) this student's kernels are forked from, in a sandbox of its own
+    whose writable folder (`root`) holds each kernel's scratch folder. One per grading process at a
+    time, for one student: end_student() stops it, so that no student's kernel is forked from a
+    process another student's code ran in; the next one is started at once, to be ready when the
+    next student's first notebook needs it."""
+
+    current, key = None, None
+    START_TIMEOUT = 60  # seconds it has to import what the kernels need
+
+    def __init__(self, key, python, env, sandboxed):
+        self.spec = (key, python, env, sandboxed)
+        self.sandboxed, self.ready, self.dead = sandboxed, False, False
+        self.root = tempfile.mkdtemp(prefix="course-kernels-")
+        own = os.path.join(self.root, "zygote")  # its home, IPython and Matplotlib folders
+        for folder in SCRATCH_FOLDERS.values():
+            os.makedirs(os.path.join(own, folder))
+        _copy_font_cache(os.path.join(own, SCRATCH_FOLDERS["MPLCONFIGDIR"]))
+        env = dict(env, **{name: os.path.join(own, folder) for name, folder in SCRATCH_FOLDERS.items()})
+        env["JPY_PARENT_PID"] = "1"
+        self.ctrl, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        argv = [python, "-m", "course.zygote", str(theirs.fileno())]
+        if sandboxed:
+            sandbox.prepare(self.root)
+            argv = sandbox.command(argv + ["--private"], self.root)
+        try:
+            self.process = subprocess.Popen(argv, pass_fds=[theirs.fileno()], env=env, cwd=self.root,
+                                            stdin=subprocess.DEVNULL, start_new_session=True)
+        except OSError:
+            self.ctrl.close()
+            shutil.rmtree(self.root, ignore_errors=True)
+            raise
+        finally:
+            theirs.close()
+
+    @classmethod
+    def get(cls, key, python, env, sandboxed):
+        """The zygote for kernels of `key` (started now if there is none, or it is for another key
+        or has died); None when none can start."""
+        zygote = cls.current
+        if zygote is not None and (cls.key != key or zygote.dead or zygote.process.poll() is not None):
+            cls.discard()
+            zygote = None
+        if zygote is None:
+            try:
+                zygote = cls.current = cls(key, python, env, sandboxed)
+                cls.key = key
+            except OSError:
+                return None
+        if not zygote.wait_ready():
+            cls.discard()
+            return None
+        return zygote
+
+    def wait_ready(self):
+        if not self.ready and not self.dead:
+            message = self._receive(self.START_TIMEOUT)
+            self.ready = message == {"op": "ready"}
+            self.dead = not self.ready
+        return self.ready and not self.dead
+
+    def _receive(self, timeout):
+        """The zygote's next message (a dict, as data), None when there is none within `timeout`
+        seconds; marks it dead when it is gone or says something else than a small JSON object."""
+        ready, _, _ = select.select([self.ctrl], [], [], timeout)
+        if not ready:
+            return None
+        try:
+            data = self.ctrl.recv(4096)
+            message = json.loads(data) if data else None
+        except (OSError, ValueError, RecursionError):
+            message = None
+        if type(message) is not dict:
+            self.dead = True
+            return None
+        return message
+
+    def fork(self, arguments, env, cwd):
+        """Fork a kernel (ipykernel's launcher arguments, its environment and folder): a _ZygoteKernel."""
+        if arguments is None or self.dead:
+            raise RuntimeError("no kernel can be forked")
+        self.ctrl.send(json.dumps({"op": "fork", "argv": arguments, "env": env, "cwd": cwd}).encode())
+        return _ZygoteKernel(self)
+
+    def signal(self, number):
+        try:
+            self.ctrl.send(json.dumps({"op": "signal", "signal": int(number)}).encode())
+        except OSError:
+            self.dead = True
+
+    def exited(self, timeout=0.0):
+        """The kernel's exit status once the zygote says it has exited and cleared its sandbox
+        (-9 when the zygote is gone), else None."""
+        if self.dead:
+            return -9
+        message = self._receive(timeout)
+        if message is not None and message.get("op") == "exited":
+            status = message.get("status")
+            if message.get("clean") is not True:
+                self.dead = True  # what its kernel left was not all stopped: no kernel is forked from it again
+            return status if type(status) is int else -9
+        return -9 if self.dead else None
+
+    def stop(self):
+        self.dead = True
+        try:
+            self.ctrl.close()
+            if self.process.poll() is None:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+        except (OSError, AttributeError):
+            pass
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    @classmethod
+    def discard(cls):
+        zygote, cls.current = cls.current, None
+        if zygote is not None:
+            zygote.stop()
+
+    @classmethod
+    def renew(cls):
+        """End this student's zygote and start the next one (for the same kernels) in the background."""
+        spec = cls.current.spec if cls.current is not None and cls.current.ready else None
+        cls.discard()
+        if spec is not None:
+            try:
+                cls.current, cls.key = cls(*spec), spec[0]
+            except OSError:
+                cls.current = None
+
+
+def _ended_cleanly(kernel):
+    """Whether a forked kernel (_Kernel) is gone and its zygote says so, ready to fork the next."""
+    process = getattr(kernel.km, "forked", None)
+    zygote = _KernelZygote.current
+    return (isinstance(process, _ZygoteKernel) and process.returncode is not None and zygote is process.zygote
+            and not zygote.dead)
+
+
+class _ZygoteKernel:
+    """A forked kernel as jupyter_client's provisioner handles its process (a Popen's poll, wait,
+    send_signal, kill, terminate); signals go to the zygote, which sends them on."""
+
+    stdin = stdout = stderr = None
+
+    def __init__(self, zygote):
+        self.zygote, self.returncode, self.pid = zygote, None, zygote.process.pid
+
+    def poll(self):
+        if self.returncode is None:
+            self.returncode = self.zygote.exited()
+        return self.returncode
+
+    def wait(self, timeout=None):
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired("kernel", timeout)
+            self.returncode = self.zygote.exited(0.05)
+        return self.returncode
+
+    def send_signal(self, number):
+        if self.poll() is None:
+            self.zygote.signal(number)
+
+    def kill(self):
+        self.send_signal(signal.SIGKILL)
+
+    def terminate(self):
+        self.send_signal(signal.SIGTERM)
+
+
+def start_zygote(sandboxed, kernel_name="python3"):
+    """Start the kernels' zygote of a grading process ahead of its first notebook (not waiting for
+    it): the kernel of the first notebook of `kernel_name` is then forked at once. Only sandboxed."""
+    if not sandboxed:
+        return
+    try:
+        grading = IsolatedExecute(sandbox=sandboxed, zygote=True)
+        grading.nb = nbformat.from_dict({"metadata": {"kernelspec": {"name": kernel_name}}, "cells": []})
+        spec = grading._zygote_spec(grading._spare_key())
+        if spec is not None and _KernelZygote.current is None:
+            _KernelZygote.current, _KernelZygote.key = _KernelZygote(*spec), spec[0]
+    except Exception:  # noqa: BLE001 (only the speed depends on it: the first notebook starts one)
+        _KernelZygote.current = None
+
+
+def end_student():
+    """This student is graded: their kernels' zygote is stopped (the next student's is started)."""
+    _KernelZygote.renew()
+
+
 atexit.register(_Spare.discard)
 atexit.register(_Zygote.discard)
+atexit.register(_KernelZygote.discard)
 # a worker process of multiprocessing ends without running atexit's functions, but runs these
 multiprocessing.util.Finalize(None, _Spare.discard, exitpriority=0)
 multiprocessing.util.Finalize(None, _Zygote.discard, exitpriority=0)
+multiprocessing.util.Finalize(None, _KernelZygote.discard, exitpriority=0)
 
 
 class _JudgeChannel:

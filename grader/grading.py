@@ -34,6 +34,7 @@ from grader import sandbox
 from grader.coursedir import (
     Refused, assignments, course_root, grading_key, make_api, require_success, shared_engines, source_notebooks,
     stderr_to, working_directory)
+from grader import execute
 from grader.execute import last_failure
 from grader.progress import GradingProgress
 from grader.record import (
@@ -191,6 +192,7 @@ def _grade_student(task, report):
         # the checked bytes, not a copy of the file: its read-only mode stays with the template
         (scratch / "gradebook.db").write_bytes(_template_file(task, "gradebook.db"))
         overrides = {"IsolatedExecute.sandbox": bool(task.get("sandbox")), "IsolatedExecute.prestart": True,
+                     "IsolatedExecute.zygote": True,
                      "IsolatedExecute.sizes_key": task.get("sizes_key", "")}
         if task.get("timeout"):
             overrides["IsolatedExecute.timeout"] = task["timeout"]
@@ -280,6 +282,7 @@ def _grade_student(task, report):
 
         outcome.error = traceback.format_exc()
     finally:
+        execute.end_student()  # no later student's kernel comes from a process this one's code ran in
         shutil.rmtree(scratch, ignore_errors=True)
     return outcome
 
@@ -309,12 +312,14 @@ def _autograde_notebook(api, scratch, assignment, name, student, row):
 _STEPS = None  # in a worker: the write end of the pipe that tells the run which notebook begins
 
 
-def _init_worker(memory_mb, steps=None):
+def _init_worker(memory_mb, steps=None, sandboxed=None):
     """A grading process: a memory ceiling for it and the kernels it starts, one BLAS thread
     (the same numbers in serial and parallel runs), and no gradebook address for student code.
     steps: a connection to send (student, "part_b/b1_forward") to before each notebook (the
     progress bar of grade_class); every worker writes into the same pipe, each message in one
-    write of a few bytes, which a pipe never interleaves."""
+    write of a few bytes, which a pipe never interleaves. sandboxed (True or False): start the
+    processes the first student's kernels and judges are forked from now, while the template
+    is built."""
     import resource
 
     global _STEPS
@@ -327,6 +332,14 @@ def _init_worker(memory_mb, steps=None):
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     logging.getLogger("traitlets").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
+    if sandboxed is not None:
+        from grader.judge_process import _Zygote
+
+        execute.start_zygote(sandboxed)
+        try:
+            _Zygote.get(sandboxed)
+        except Exception:  # noqa: BLE001 (the first notebook starts one, and says why if it cannot)
+            pass
 
 
 def _grade_student_telling(task, report):
@@ -558,18 +571,20 @@ def grade_class(root=None, students=None, feedback=True, export=True, progress=p
     with stderr_to(root / "grading.log"), tempfile.TemporaryDirectory(prefix="course-template-") as template:
         progress(f"preparing the gradebook ({api.coursedir.db_url.split('://')[0]})")
         _ensure_assignments(api, root)
-        template_sha256 = _seal_template(_build_template(root, Path(template)))
-        with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
-            duedates = {a.name: a.duedate for a in gb.assignments if a.duedate}
-        tasks = [dict(root=str(root), template=template, template_sha256=template_sha256, student=s,
-                      timeout=timeout, sandbox=sandboxed, feedback=feedback, duedates=duedates,
-                      sizes_key=grading_key(root), notebooks=grades.selection)
-                 for s in students]
         per_student = len(chosen.notebooks)
         steps, tell = multiprocessing.get_context("spawn").Pipe(duplex=False)
-        with Workers(jobs, _init_worker, (memory_mb, tell), _grade_student_telling, isolate=sandboxed) as pool, \
-                GradingProgress(len(tasks), len(tasks) * per_student, enabled=None if bar else False) as shown:
+        with Workers(jobs, _init_worker, (memory_mb, tell, sandboxed), _grade_student_telling,
+                     isolate=sandboxed) as pool, \
+                GradingProgress(len(students), len(students) * per_student, enabled=None if bar else False) as shown:
             say = shown.write if shown.shown else progress
+            # the grading processes start, and start their kernels' and judges' processes, meanwhile
+            template_sha256 = _seal_template(_build_template(root, Path(template)))
+            with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
+                duedates = {a.name: a.duedate for a in gb.assignments if a.duedate}
+            tasks = [dict(root=str(root), template=template, template_sha256=template_sha256, student=s,
+                          timeout=timeout, sandbox=sandboxed, feedback=feedback, duedates=duedates,
+                          sizes_key=grading_key(root), notebooks=grades.selection)
+                     for s in students]
 
             def listen():  # each notebook's start, from the workers: the bar moves a notebook at a time
                 while True:

@@ -14,6 +14,10 @@ Inside the sandbox the kernel sees:
 - limits: NPROC processes and threads, FSIZE bytes per file it writes; memory is the grading
   process's own limit (`course grade --memory-limit`), time the cell timeout.
 
+`course grade` runs one sandbox per student: the process its kernels are forked from (course.zygote)
+runs in it, its writable folder holding that process's folders and the scratch folder of the one
+kernel running at a time (grader.execute.IsolatedExecute.zygote).
+
 When the grader runs as root, the kernel runs as a user id of its own (UID_BASE + a number) that
 owns nothing outside the scratch folder, and the process limit counts that id alone. Otherwise it
 runs as the instructor's user inside a user namespace, and the limit counts the instructor's

@@ -31,11 +31,19 @@ def require_sandbox():
         pytest.skip(why)
 
 
-def run_kernel(cells, tmp_path, timeout=30):
+@pytest.fixture(params=["started", "forked"])
+def forked(request):
+    """Each kernel test twice: a kernel started anew, and one forked from a student's zygote
+    (IsolatedExecute.zygote, as `course grade` runs them); the zygote is stopped after the test."""
+    yield request.param == "forked"
+    execute._KernelZygote.discard()
+
+
+def run_kernel(cells, tmp_path, timeout=30, forked=False):
     """The stdout of each cell, run by the grader's kernel in the sandbox."""
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(code) for code in cells]
-    executed, _ = execute.IsolatedExecute(timeout=timeout, sandbox=True).preprocess(
+    executed, _ = execute.IsolatedExecute(timeout=timeout, sandbox=True, zygote=forked).preprocess(
         nb, {"metadata": {"path": str(tmp_path)}})
     return ["".join(o.get("text", "") for o in cell.outputs if o.get("name") == "stdout") +
             "".join(f"{o['ename']}: {o['evalue']}" for o in cell.outputs if o["output_type"] == "error")
@@ -76,7 +84,7 @@ print(json.dumps(seen))
 '''
 
 
-def test_a_sandboxed_kernel_sees_no_course_no_grader_no_network_and_no_other_process(tmp_path, monkeypatch):
+def test_a_sandboxed_kernel_sees_no_course_no_grader_no_network_and_no_other_process(tmp_path, monkeypatch, forked):
     require_sandbox()
     monkeypatch.setenv("COURSE_TEST_SECRET", "s3cret")
     secret = tmp_path / "grader-only.txt"
@@ -88,7 +96,7 @@ def test_a_sandboxed_kernel_sees_no_course_no_grader_no_network_and_no_other_pro
     paths += [str(secret), str(Path.home() / ".bashrc"), "/etc/shadow", "/srv", "/var/lib"]
     code = PROBE.format(paths=[p for p in paths if os.path.exists(p)], write=str(tmp_path / "pwned.txt"),
                         port=listener.getsockname()[1], grader=os.getpid())
-    out, = run_kernel([code], tmp_path)
+    out, = run_kernel([code], tmp_path, forked=forked)
     listener.close()
     seen = json.loads(out)
     assert seen["visible"] == [], f"the kernel can see {seen['visible']}"
@@ -103,7 +111,7 @@ def test_a_sandboxed_kernel_sees_no_course_no_grader_no_network_and_no_other_pro
         assert seen["uid"] != 0, "a root grader's kernel must not run as root"
 
 
-def test_a_sandboxed_kernel_keeps_to_its_process_limit(tmp_path):
+def test_a_sandboxed_kernel_keeps_to_its_process_limit(tmp_path, forked):
     require_sandbox()
     fork = '''
 import os, time
@@ -117,18 +125,18 @@ try:
 except OSError as error:
     print(children, type(error).__name__)
 '''
-    out, = run_kernel([fork], tmp_path)
+    out, = run_kernel([fork], tmp_path, forked=forked)
     children, error = out.split()
     assert int(children) < sandbox.NPROC and error == "BlockingIOError", out
 
 
-def test_a_sandboxed_kernel_is_interrupted_at_the_timeout_and_leaves_nothing_behind(tmp_path):
+def test_a_sandboxed_kernel_is_interrupted_at_the_timeout_and_leaves_nothing_behind(tmp_path, forked):
     require_sandbox()
     marker = f"301.{os.getpid()}"  # this run's own: the suites of other Pythons run this test at the same time
     cells = [f"import subprocess\nsubprocess.Popen(['sleep', '{marker}'], start_new_session=True)\nprint('started')",
              "while True:\n    pass",
              "print('after')"]
-    started, looped, after = run_kernel(cells, tmp_path, timeout=5)
+    started, looped, after = run_kernel(cells, tmp_path, timeout=5, forked=forked)
     assert started == "started\n"
     assert "KeyboardInterrupt" in looped, looped
     assert after == "after\n", "the kernel did not survive the interrupt"
@@ -136,11 +144,11 @@ def test_a_sandboxed_kernel_is_interrupted_at_the_timeout_and_leaves_nothing_beh
     assert left == [], "a process the kernel started outlived it"
 
 
-def test_a_sandboxed_kernel_starts_in_an_empty_folder(tmp_path):
+def test_a_sandboxed_kernel_starts_in_an_empty_folder(tmp_path, forked):
     """As without the sandbox: the kernel's connection file, sockets and home are beside its working
     folder, not in it."""
     require_sandbox()
-    (out,) = run_kernel(["import os\nprint(os.path.basename(os.getcwd()), os.listdir('.'))\n"], tmp_path)
+    (out,) = run_kernel(["import os\nprint(os.path.basename(os.getcwd()), os.listdir('.'))\n"], tmp_path, forked=forked)
     assert out.strip() == "work []"
 
 
@@ -170,6 +178,60 @@ def test_a_sandboxed_kernel_cannot_reach_the_kernel_started_for_the_next_noteboo
         assert len(json.loads(processes)) < 10, f"the kernel sees processes beyond its own: {processes}"
     finally:
         execute._Spare.discard()
+
+
+def test_kernels_forked_for_one_student_start_fresh_and_leave_nothing_behind(tmp_path):
+    """course grade forks each notebook's kernel from a zygote of the student's (course.zygote), one
+    kernel at a time: a kernel finds nothing of the one before it (names, files in /tmp and its
+    folder, processes it left running), has the course's modules imported but no name bound; a
+    kernel that kills the zygote loses only its own notebook; the next student's kernels come from
+    another zygote."""
+    require_sandbox()
+    marker = f"302.{os.getpid()}"
+    leave = ("import os, subprocess\nsecret = 42\nopen('/tmp/left.txt', 'w').write('x')\n"
+             f"subprocess.Popen(['sleep', '{marker}'], start_new_session=True)\n"
+             "print(os.getcwd())\n")
+    look = ("import os, sys\nprint(os.path.exists('/tmp/left.txt'), 'secret' in globals(), 'np' in globals(),\n"
+            "      'numpy' in sys.modules, 'sympy' in sys.modules,\n"
+            "      any(open(f'/proc/{p}/cmdline').read().startswith('sleep') for p in os.listdir('/proc') if p.isdigit()))\n"
+            "print(os.getcwd())\n")
+    try:
+        first, = run_kernel([leave], tmp_path, forked=True)
+        zygote = execute._KernelZygote.current
+        assert zygote is not None and zygote.ready, "no zygote was started"
+        seen, cwd = run_kernel([look], tmp_path, forked=True)[0].splitlines()
+        assert execute._KernelZygote.current is zygote, "the second kernel was not forked from the same zygote"
+        assert seen == "False False False True True False", seen
+        assert cwd != first.strip() and not os.path.exists(first.strip()), "the first kernel's folder is still there"
+        left = [p for p in Path("/proc").iterdir() if p.name.isdigit() and _cmdline(p) == ["sleep", marker]]
+        assert left == [], "a process the first kernel started outlived it"
+
+        assert run_kernel(["import os\ntry:\n    os.kill(os.getppid(), 9)\nexcept OSError:\n    pass\nprint(os.getppid())"],
+                          tmp_path, forked=True) == ["1\n"], \
+            "a forked kernel's parent is not the sandbox's init"
+        kill_zygote = ("import os, signal, time\n"  # every process it sees, the zygote among them
+                       "for p in os.listdir('/proc'):\n"
+                       "    if p.isdigit() and int(p) not in (1, os.getpid()):\n"
+                       "        try:\n"
+                       "            os.kill(int(p), signal.SIGKILL)\n"
+                       "        except OSError:\n"
+                       "            pass\n"
+                       "time.sleep(30)")
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(kill_zygote)])
+        with pytest.raises(Exception) as died:
+            execute.IsolatedExecute(timeout=60, sandbox=True, zygote=True).preprocess(nb, {"metadata": {"path": str(tmp_path)}})
+        assert "died" in str(died.value).lower() or "dead" in type(died.value).__name__.lower(), repr(died.value)
+        again, = run_kernel(["print('graded')"], tmp_path, forked=True)
+        assert again == "graded\n", "after a kernel killed its zygote, the next notebook was not graded"
+
+        before = execute._KernelZygote.current
+        execute.end_student()
+        after, = run_kernel(["print('next student')"], tmp_path, forked=True)
+        assert after == "next student\n"
+        assert execute._KernelZygote.current is not before and before.process.poll() is not None, \
+            "the next student's kernel came from the same zygote"
+    finally:
+        execute._KernelZygote.discard()
 
 
 def _cmdline(proc):
