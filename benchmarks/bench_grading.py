@@ -270,13 +270,14 @@ def main():
         for name in ("course", "floor"):
             peak = memory[name, 1, True]
             print(f"  {name:6s} main process {peak['grader']:6.0f}, a grading worker {peak['worker']:6.0f}, "
-                  f"a kernel {peak['kernel']:6.0f}")
+                  f"a kernel {peak['kernel']:6.0f} (most of it shared with its zygote), "
+                  f"the kernels' zygote {peak['zygote']:6.0f}")
         if args.memory_students:
             marks, peak = memory_class(scratch, args.memory_students)
             first, last = marks[:5], marks[-5:]
             print(f"  {args.memory_students} students, one worker: its memory after the first five "
                   f"{statistics.mean(first):.0f} MB, after the last five {statistics.mean(last):.0f} MB; "
-                  f"largest kernel {peak['kernel']:.0f} MB")
+                  f"largest kernel {peak['kernel']:.0f} MB, largest kernels' zygote {peak['zygote']:.0f} MB")
         print("\nwhere a student's time goes (one student graded in this process, feedback included; "
               "seconds per notebook):")
         breakdown = {name: profile_student(root, "student-001") for name, root in (("floor", floor), ("course", course))}

@@ -120,6 +120,13 @@ def _descendants(pid):
     return found
 
 
+def _comm(pid):
+    try:
+        return (Path("/proc") / str(pid) / "comm").read_text().strip()
+    except OSError:
+        return ""
+
+
 def _rss_mb(pid):
     try:
         for line in (Path("/proc") / str(pid) / "status").read_text().splitlines():
@@ -132,14 +139,16 @@ def _rss_mb(pid):
 
 class MemorySampler:
     """Samples, every `every` seconds while active, the resident memory of this process, of the
-    grading processes below it (multiprocessing's spawned workers) and of the kernels
-    (ipykernel_launcher). mark(label) records the grading processes' memory at that moment (after
-    each student, say). every=None samples nothing (a run whose time is measured alone).
-    After the block: .peak_mb {"grader": this process, "worker": the largest
-    worker, "kernel": the largest kernel} and .marks [(label, worker MB)]."""
+    grading processes below it (multiprocessing's spawned workers), of the kernels (started as
+    ipykernel_launcher, or forked from course.zygote, which names them course-kernel) and of the
+    zygotes. mark(label) records the grading processes' memory at that moment (after each student,
+    say). every=None samples nothing (a run whose time is measured alone). After the block:
+    .peak_mb {"grader": this process, "worker": the largest worker, "kernel": the largest kernel,
+    "zygote": the largest kernels' zygote} and .marks [(label, worker MB)]. A forked kernel shares
+    most of its pages with its zygote: its resident size counts them too."""
 
     def __init__(self, every=0.25):
-        self.every, self.peak_mb, self.marks = every, {"grader": 0.0, "worker": 0.0, "kernel": 0.0}, []
+        self.every, self.peak_mb, self.marks = every, {"grader": 0.0, "worker": 0.0, "kernel": 0.0, "zygote": 0.0}, []
         self._stop = threading.Event()
 
     def _sample(self):
@@ -147,7 +156,10 @@ class MemorySampler:
         self.peak_mb["grader"] = max(self.peak_mb["grader"], _rss_mb(me))
         workers = 0.0
         for pid, command in _descendants(me).items():
-            kind = "kernel" if "ipykernel_launcher" in command else "worker" if "spawn_main" in command else None
+            if "course.zygote" in command:
+                kind = "kernel" if _comm(pid) == "course-kernel" else "zygote"
+            else:
+                kind = "kernel" if "ipykernel_launcher" in command else "worker" if "spawn_main" in command else None
             if kind:
                 rss = _rss_mb(pid)
                 self.peak_mb[kind] = max(self.peak_mb[kind], rss)

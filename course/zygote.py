@@ -46,6 +46,16 @@ def _dumpable(flag):
         pass
 
 
+def _name(name):
+    """PR_SET_NAME: the process's name in /proc/PID/comm."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(15, ctypes.c_char_p(name), 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
 def _warm():
     from course.agent import WARM, warm
 
@@ -106,6 +116,7 @@ def _kernel(ctrl, request):
         ctrl.close()
         os.setsid()
         _dumpable(True)  # the kernel's own /proc files are its own again
+        _name(b"course-kernel")  # what ps and top show for it (its command line is this module's)
         signal.signal(signal.SIGINT, signal.default_int_handler)
         os.chdir(request["cwd"])
         os.environ.clear()

@@ -206,6 +206,7 @@ def test_kernels_forked_for_one_student_start_fresh_and_leave_nothing_behind(tmp
         left = [p for p in Path("/proc").iterdir() if p.name.isdigit() and _cmdline(p) == ["sleep", marker]]
         assert left == [], "a process the first kernel started outlived it"
 
+        assert run_kernel(["print(open('/proc/self/comm').read().strip())"], tmp_path, forked=True) == ["course-kernel\n"]
         assert run_kernel(["import os\ntry:\n    os.kill(os.getppid(), 9)\nexcept OSError:\n    pass\nprint(os.getppid())"],
                           tmp_path, forked=True) == ["1\n"], \
             "a forked kernel's parent is not the sandbox's init"
@@ -230,6 +231,30 @@ def test_kernels_forked_for_one_student_start_fresh_and_leave_nothing_behind(tmp
         assert after == "next student\n"
         assert execute._KernelZygote.current is not before and before.process.poll() is not None, \
             "the next student's kernel came from the same zygote"
+    finally:
+        execute._KernelZygote.discard()
+
+
+def test_a_forked_kernel_cannot_plant_anything_for_the_next_one_in_the_zygotes_folders(tmp_path):
+    """The zygote's own home, IPython and Matplotlib folders are in the student's sandbox, writable by
+    a kernel: a startup file, an IPython configuration or a matplotlibrc planted there never reaches
+    the next kernel (each has its own IPython folder; the zygote read Matplotlib's settings before
+    any kernel ran)."""
+    require_sandbox()
+    plant = ("import os\nzygote = os.path.join(os.path.dirname(os.path.dirname(os.getcwd())), 'zygote')\n"
+             "for folder in ('ipython/profile_default/startup', 'home/.ipython/profile_default/startup'):\n"
+             "    os.makedirs(os.path.join(zygote, folder), exist_ok=True)\n"
+             "    open(os.path.join(zygote, folder, '00-planted.py'), 'w').write('planted = True')\n"
+             "open(os.path.join(zygote, 'ipython/profile_default/ipython_kernel_config.py'), 'w').write("
+             "'c.InteractiveShellApp.exec_lines = [\"planted = True\"]')\n"
+             "open(os.path.join(zygote, 'matplotlib', 'matplotlibrc'), 'w').write('lines.linewidth: 9')\n"
+             "print(sorted(os.listdir(zygote)))\n")
+    look = "import matplotlib\nprint('planted' in globals(), matplotlib.rcParams['lines.linewidth'])\n"
+    try:
+        planted, = run_kernel([plant], tmp_path, forked=True)
+        assert planted.strip() == "['home', 'ipython', 'matplotlib']", planted
+        seen, = run_kernel([look], tmp_path, forked=True)
+        assert seen.strip() == "False 1.5", seen
     finally:
         execute._KernelZygote.discard()
 
