@@ -65,6 +65,7 @@ def _warm():
 
 
 def _ancestors():
+    """This process's id and its ancestors' in its PID namespace (the namespace's init among them)."""
     pids, pid = set(), os.getpid()
     while pid > 0 and pid not in pids:
         pids.add(pid)
@@ -76,10 +77,11 @@ def _ancestors():
     return pids
 
 
-def _clear(private):
+def clear_sandbox(private):
     """Kill every process this one may signal (itself and the namespace's init excepted) until
-    none is left, and empty /tmp; whether none is left. Only in the sandbox (private), where that
-    is this student's sandbox and nothing else (without it: True, and nothing done)."""
+    none is left, and empty /tmp; whether none is left. Only in a sandbox of this process's own
+    (private: its PID namespace and user id; this one's, or a judge's: grader.judge_process), where
+    that is nothing else's (without it: True, and nothing done)."""
     if not private:
         return True
     keep, deadline = _ancestors(), time.monotonic() + 2.0
@@ -183,7 +185,7 @@ def _watch(ctrl, pid, private):
             continue
         data = ctrl.recv(1 << 16)
         if not data:  # the grader is gone
-            _clear(private)
+            clear_sandbox(private)
             os._exit(0)
         try:
             number = int(json.loads(data).get("signal"))
@@ -221,7 +223,7 @@ def main(fd, private):
             _send(ctrl, {"op": "exited", "status": 1})
             continue
         status = _watch(ctrl, pid, private)
-        clean = _clear(private)
+        clean = clear_sandbox(private)
         _send(ctrl, {"op": "exited", "status": status, "clean": clean})
         if not clean:
             return  # what the kernel left would meet the next one: the grader starts another zygote

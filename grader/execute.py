@@ -28,7 +28,7 @@ from traitlets import Bool, Enum, Int, Type, Unicode
 from grader import sandbox
 from course.agent import PROMPT
 from grader.judge import KernelDied, NoReply, _names, hidden_removed, visible_runs_needed
-from grader.judge_process import JudgeClient, JudgeFailed, _Zygote
+from grader.judge_process import JudgeClient, JudgeFailed, _Zygote, stop_process
 
 
 class _GradingKernelClient(AsyncKernelClient):
@@ -712,14 +712,7 @@ class _KernelZygote:
 
     def stop(self):
         self.dead = True
-        try:
-            self.ctrl.close()
-            if self.process.poll() is None:
-                os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
-        except (OSError, AttributeError):
-            pass
-        shutil.rmtree(self.root, ignore_errors=True)
+        stop_process(self.ctrl, self.process, self.root)
 
     @classmethod
     def discard(cls):

@@ -41,6 +41,7 @@ import sys
 import tempfile
 import time
 
+from course.zygote import clear_sandbox
 from grader import sandbox
 
 MAX_FRAME = 80 * 2**20   # bytes of one message between the worker and the judge
@@ -107,6 +108,19 @@ def _recv_exactly(sock, n, deadline):
 
 # ---------------------------------------------------------------------------------------------
 # The worker's side.
+
+def stop_process(ctrl, process, folder):
+    """Close the control socket of a sandboxed helper process (a judge's or the kernels' zygote),
+    kill its process group (its sandbox with it) and remove its folder."""
+    try:
+        ctrl.close()
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    except (OSError, AttributeError):
+        pass
+    shutil.rmtree(folder, ignore_errors=True)
+
 
 class _Zygote:
     """The sandboxed process that forks one judge per notebook; one per grading process."""
@@ -183,14 +197,7 @@ class _Zygote:
     def stop(self):
         if _Zygote.current is self:
             _Zygote.current = None
-        try:
-            self.ctrl.close()
-            if self.process.poll() is None:
-                os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
-        except (OSError, AttributeError):
-            pass
-        shutil.rmtree(self.scratch, ignore_errors=True)
+        stop_process(self.ctrl, self.process, self.scratch)
 
     @classmethod
     def discard(cls):
@@ -366,43 +373,6 @@ def _checks_modules():
     return tuple(info.name for info in pkgutil.walk_packages(grader.checks.__path__, "grader.checks."))
 
 
-def _ancestors():
-    """This process's id and its ancestors' in its PID namespace (the namespace's init among them)."""
-    pids, pid = set(), os.getpid()
-    while pid > 0 and pid not in pids:
-        pids.add(pid)
-        try:
-            with open(f"/proc/{pid}/status") as status:
-                pid = next(int(line.split()[1]) for line in status if line.startswith("PPid:"))
-        except (OSError, StopIteration, ValueError):
-            break
-    return pids
-
-
-def _clear(private):
-    """After a child: no process of it left, and /tmp empty (only in the sandbox, where this
-    process is alone in its PID namespace with its own user id)."""
-    if not private:
-        return
-    try:
-        os.kill(-1, signal.SIGKILL)  # every process this one may signal, itself and the namespace's init excepted
-    except OSError:
-        pass
-    # a killed process stays in /proc until the namespace's init reaps it: wait for that (briefly),
-    # so that the next child finds none of them
-    keep, deadline = _ancestors(), time.monotonic() + 2.0
-    while time.monotonic() < deadline and any(int(p) not in keep for p in os.listdir("/proc") if p.isdigit()):
-        time.sleep(0.002)
-    for entry in os.scandir("/tmp"):
-        try:
-            if entry.is_dir(follow_symlinks=False):
-                shutil.rmtree(entry.path, ignore_errors=True)
-            else:
-                os.unlink(entry.path)
-        except OSError:
-            pass
-
-
 def _zygote(fd, private):
     ctrl = socket.socket(fileno=fd)
     _undumpable()
@@ -431,7 +401,7 @@ def _zygote(fd, private):
             os.waitpid(pid, 0)
         except ChildProcessError:
             pass
-        _clear(private)
+        clear_sandbox(private)
         send_frame(ctrl, {"op": "ended"})
 
 
