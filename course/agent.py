@@ -28,11 +28,6 @@ import numpy as np
 
 from course.protocol import DATA_KINDS, MAX_DEPTH, MAX_PRINTED, PROMPT, VALUE_CLASSES  # noqa: F401 (the exchange)
 
-# what the course's notebooks import: the process grading kernels are forked from (course.zygote)
-# imports them once, as the kernel a student keeps open in JupyterLab has them after the first run
-WARM = ("course.agent", "numpy", "sympy", "matplotlib.pyplot", "ipywidgets", "IPython.display", "course.symbolic",
-        "course.testing", "course.gradcheck", "course.viz", "course.mlp", "course.data", "course.experiments")
-
 _objects = {}     # handle -> object the grader holds a handle to
 _counter = [0]
 
@@ -52,21 +47,6 @@ def serve(request, namespace=None):
     return json.dumps(reply, allow_nan=False)
 
 
-
-
-def warm(modules=WARM):
-    """Import `modules` (what cannot be imported is left for the notebook to say); binds no name
-    in the student's namespace and returns None (nothing displayed)."""
-    import importlib
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for name in modules:
-            try:
-                importlib.import_module(name)
-            except Exception:  # noqa: BLE001 (the notebook that imports it says why)
-                pass
 
 
 def serve_loop(namespace=None):

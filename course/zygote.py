@@ -27,17 +27,22 @@ import socket
 import sys
 import time
 
-# what every kernel imports besides the notebook's modules (course.agent.WARM)
+# what every kernel imports (ipykernel), and what the course's notebooks import: this process imports them
+# once, as the kernel a student keeps open in JupyterLab has them after the first run
 KERNEL_MODULES = ("ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell", "ipykernel.debugger",
                   "IPython.core.interactiveshell", "matplotlib_inline.backend_inline")
+NOTEBOOK_MODULES = ("course.agent", "numpy", "sympy", "matplotlib.pyplot", "ipywidgets", "IPython.display",
+                    "course.symbolic", "course.testing", "course.gradcheck", "course.viz", "course.mlp", "course.data",
+                    "course.experiments")
 
 
 def _send(ctrl, message):
     ctrl.send(json.dumps(message).encode())
 
 
-def _dumpable(flag):
-    """PR_SET_DUMPABLE: 0 keeps another process of the same user from tracing this one."""
+def dumpable(flag):
+    """PR_SET_DUMPABLE: 0 keeps another process of the same user from tracing this one or reading
+    its memory (the children it forks inherit that); 1 undoes it."""
     try:
         import ctypes
 
@@ -56,12 +61,19 @@ def _name(name):
         pass
 
 
-def _warm():
-    from course.agent import WARM, warm
+def import_quietly(modules):
+    """Import `modules`, their warnings silenced; what cannot be imported is left for the code that
+    needs it to say."""
+    import importlib
+    import warnings
 
-    # Matplotlib reads MPLBACKEND when it is imported: the backend ipykernel sets for its kernels
-    os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
-    warm(KERNEL_MODULES + WARM)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for name in modules:
+            try:
+                importlib.import_module(name)
+            except Exception:  # noqa: BLE001 (the notebook that imports it says why)
+                pass
 
 
 def _ancestors():
@@ -117,13 +129,12 @@ def _kernel(ctrl, request):
     try:
         ctrl.close()
         os.setsid()
-        _dumpable(True)  # the kernel's own /proc files are its own again
+        dumpable(True)  # the kernel's own /proc files are its own again
         _name(b"course-kernel")  # what ps and top show for it (its command line is this module's)
         signal.signal(signal.SIGINT, signal.default_int_handler)
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update({str(k): str(v) for k, v in request["env"].items()})
-        os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
         sys.argv = ["ipykernel_launcher", *map(str, request["argv"])]
         from ipykernel.kernelapp import IPKernelApp
 
@@ -204,8 +215,10 @@ def main(fd, private):
     ctrl = socket.socket(fileno=fd)
     if sys.path and sys.path[0] in ("", os.getcwd()):
         del sys.path[0]  # as ipykernel's launcher: the working folder is the student's
-    _dumpable(False)
-    _warm()
+    dumpable(False)
+    # Matplotlib reads MPLBACKEND when it is imported: the backend ipykernel sets for its kernels
+    os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    import_quietly(KERNEL_MODULES + NOTEBOOK_MODULES)
     _send(ctrl, {"op": "ready"})
     while True:
         data = ctrl.recv(1 << 20)

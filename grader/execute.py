@@ -614,7 +614,7 @@ class _KernelZygote:
     process another student's code ran in; the next one is started at once, to be ready when the
     next student's first notebook needs it."""
 
-    current, key = None, None
+    current = None
     START_TIMEOUT = 60  # seconds it has to import what the kernels need
 
     def __init__(self, key, python, env, sandboxed):
@@ -647,13 +647,12 @@ class _KernelZygote:
         """The zygote for kernels of `key` (started now if there is none, or it is for another key
         or has died); None when none can start."""
         zygote = cls.current
-        if zygote is not None and (cls.key != key or zygote.dead or zygote.process.poll() is not None):
+        if zygote is not None and (zygote.spec[0] != key or zygote.dead or zygote.process.poll() is not None):
             cls.discard()
             zygote = None
         if zygote is None:
             try:
                 zygote = cls.current = cls(key, python, env, sandboxed)
-                cls.key = key
             except OSError:
                 return None
         if not zygote.wait_ready():
@@ -727,7 +726,7 @@ class _KernelZygote:
         cls.discard()
         if spec is not None:
             try:
-                cls.current, cls.key = cls(*spec), spec[0]
+                cls.current = cls(*spec)
             except OSError:
                 cls.current = None
 
@@ -783,7 +782,7 @@ def start_zygote(sandboxed, kernel_name="python3"):
         grading.nb = nbformat.from_dict({"metadata": {"kernelspec": {"name": kernel_name}}, "cells": []})
         spec = grading._zygote_spec(grading._spare_key())
         if spec is not None and _KernelZygote.current is None:
-            _KernelZygote.current, _KernelZygote.key = _KernelZygote(*spec), spec[0]
+            _KernelZygote.current = _KernelZygote(*spec)
     except Exception:  # noqa: BLE001 (only the speed depends on it: the first notebook starts one)
         _KernelZygote.current = None
 

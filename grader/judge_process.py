@@ -28,7 +28,6 @@ agent's reply.
     outputs = client.run_test(source)  # a test cell: its outputs, as nbformat dicts
     client.close()
 """
-import ctypes
 import json
 import os
 import secrets
@@ -41,7 +40,7 @@ import sys
 import tempfile
 import time
 
-from course.zygote import clear_sandbox
+from course.zygote import clear_sandbox, dumpable, import_quietly
 from grader import sandbox
 
 MAX_FRAME = 80 * 2**20   # bytes of one message between the worker and the judge
@@ -342,26 +341,8 @@ def test_outputs(value):
 # ---------------------------------------------------------------------------------------------
 # The judge's side: the zygote and its children.
 
-def _undumpable():
-    """No process of the same user may trace this one or read its memory (PR_SET_DUMPABLE 0);
-    the children it forks inherit that."""
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
-
-
 def _warm():
-    import importlib
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for name in WARM + _checks_modules():
-            try:
-                importlib.import_module(name)
-            except Exception:  # noqa: BLE001 (a notebook that needs it says so when it runs)
-                pass
+    import_quietly(WARM + _checks_modules())
 
 
 def _checks_modules():
@@ -375,7 +356,7 @@ def _checks_modules():
 
 def _zygote(fd, private):
     ctrl = socket.socket(fileno=fd)
-    _undumpable()
+    dumpable(False)
     if private and os.environ.get("MPLCONFIGDIR"):
         shutil.copytree(os.environ.get("COURSE_JUDGE_FONTS", "/nonexistent"), os.environ["MPLCONFIGDIR"],
                         dirs_exist_ok=True)
