@@ -2,6 +2,7 @@
 import asyncio
 import atexit
 import copy
+import functools
 import json
 import multiprocessing.util
 import os
@@ -19,7 +20,7 @@ from queue import Empty
 
 import nbformat
 from jupyter_client.asynchronous import AsyncKernelClient
-from jupyter_client.manager import AsyncKernelManager
+from jupyter_client.manager import AsyncKernelManager, KernelManager
 from jupyter_core.utils import run_sync
 from nbgrader.preprocessors import ClearOutput, Execute, NbGraderPreprocessor
 from nbgrader.utils import is_grade, is_locked, is_solution, is_task
@@ -67,10 +68,35 @@ class _GradingKernelClient(AsyncKernelClient):
                 break
 
 
+def _without_pause(method):
+    """jupyter_client's in_pending_state around KernelManager's `method` (its start and shutdown),
+    without the 10 ms sleep it adds "to ensure tests can capture the state": 20 ms a notebook."""
+    inner = getattr(method, "__wrapped__", None)
+    if inner is None:  # another jupyter_client: its own
+        return method
+
+    @functools.wraps(inner)
+    async def pending(self, *args, **kwargs):
+        if self._attempted_start or not self._ready:
+            self._ready = asyncio.get_running_loop().create_future()
+        try:
+            out = await inner(self, *args, **kwargs)
+        except Exception as error:
+            self._ready.set_exception(error)
+            self.log.exception(self._ready.exception())
+            raise
+        if self.owns_kernel:
+            self._ready.set_result(None)
+        return out
+
+    return pending
+
+
 class _GradingKernelManager(AsyncKernelManager):
     """jupyter_client's kernel manager, with _GradingKernelClient, and looking every 10 ms
-    (not every 100 ms) whether a kernel it stopped is gone. With `sandbox_folder` set, the kernel
-    runs in the sandbox (grader.sandbox), that folder its only writable one."""
+    (not every 100 ms) whether a kernel it stopped is gone (a forked kernel: told by its zygote
+    at once). With `sandbox_folder` set, the kernel runs in the sandbox (grader.sandbox), that
+    folder its only writable one."""
 
     client_factory = Type(_GradingKernelClient, klass=AsyncKernelClient, config=True)
     sandbox_folder = None
@@ -85,7 +111,15 @@ class _GradingKernelManager(AsyncKernelManager):
         sandbox.prepare(self.sandbox_folder)  # the connection file, written just now, included
         return sandbox.command(argv, self.sandbox_folder)
 
+    start_kernel = _without_pause(KernelManager._async_start_kernel)
+    shutdown_kernel = _without_pause(KernelManager._async_shutdown_kernel)
+
     async def _async_wait(self, pollinterval=0.01):
+        if self.forked is not None:  # the zygote says when it is gone (within the 5 s jupyter_client waits)
+            try:
+                self.forked.wait(5.0)
+            except subprocess.TimeoutExpired:
+                pass
         await super()._async_wait(pollinterval=min(pollinterval, 0.01))
 
     def _close_control_socket(self):
