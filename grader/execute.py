@@ -645,10 +645,12 @@ class _KernelZygote:
     """The process (course.zygote) this student's kernels are forked from, in a sandbox of its own
     whose writable folder (`root`) holds each kernel's scratch folder. One per grading process at a
     time, for one student: end_student() stops it, so that no student's kernel is forked from a
-    process another student's code ran in; the next one is started at once, to be ready when the
-    next student's first notebook needs it."""
+    process another student's code ran in. The next student's (`spare`, in a sandbox of its own,
+    where no kernel has run) is started as this student's first kernel is forked: it imports while
+    this student is graded, and is ready when the next student's first notebook needs it."""
 
     current = None
+    spare = None  # the next student's, started when the current one forks its first kernel
     START_TIMEOUT = 60  # seconds it has to import what the kernels need
 
     def __init__(self, key, python, env, sandboxed):
@@ -692,6 +694,11 @@ class _KernelZygote:
         if not zygote.wait_ready():
             cls.discard()
             return None
+        if cls.spare is None:
+            try:
+                cls.spare = cls(*zygote.spec)
+            except OSError:  # the next student starts one, and says why if it cannot
+                cls.spare = None
         return zygote
 
     def wait_ready(self):
@@ -754,10 +761,26 @@ class _KernelZygote:
             zygote.stop()
 
     @classmethod
+    def discard_all(cls):
+        """Stop this student's zygote and the next one's (the grading process ends)."""
+        cls.discard()
+        spare, cls.spare = cls.spare, None
+        if spare is not None:
+            spare.stop()
+
+    @classmethod
     def renew(cls):
-        """End this student's zygote and start the next one (for the same kernels) in the background."""
+        """End this student's zygote; the next student's is the spare (started with this student's
+        first kernel), or one started now, in the background, for the same kernels."""
         spec = cls.current.spec if cls.current is not None and cls.current.ready else None
         cls.discard()
+        spare, cls.spare = cls.spare, None
+        if spare is not None and (spec is None or spare.spec == spec) and not spare.dead \
+                and spare.process.poll() is None:
+            cls.current = spare
+            return
+        if spare is not None:
+            spare.stop()
         if spec is not None:
             try:
                 cls.current = cls(*spec)
@@ -828,11 +851,11 @@ def end_student():
 
 atexit.register(_Spare.discard)
 atexit.register(_Zygote.discard)
-atexit.register(_KernelZygote.discard)
+atexit.register(_KernelZygote.discard_all)
 # a worker process of multiprocessing ends without running atexit's functions, but runs these
 multiprocessing.util.Finalize(None, _Spare.discard, exitpriority=0)
 multiprocessing.util.Finalize(None, _Zygote.discard, exitpriority=0)
-multiprocessing.util.Finalize(None, _KernelZygote.discard, exitpriority=0)
+multiprocessing.util.Finalize(None, _KernelZygote.discard_all, exitpriority=0)
 
 
 class _JudgeChannel:

@@ -36,7 +36,7 @@ def forked(request):
     """Each kernel test twice: a kernel started anew, and one forked from a student's zygote
     (IsolatedExecute.zygote, as `course grade` runs them); the zygote is stopped after the test."""
     yield request.param == "forked"
-    execute._KernelZygote.discard()
+    execute._KernelZygote.discard_all()
 
 
 def run_kernel(cells, tmp_path, timeout=30, forked=False):
@@ -185,7 +185,7 @@ def test_kernels_forked_for_one_student_start_fresh_and_leave_nothing_behind(tmp
     kernel at a time: a kernel finds nothing of the one before it (names, files in /tmp and its
     folder, processes it left running), has the course's modules imported but no name bound; a
     kernel that kills the zygote loses only its own notebook; the next student's kernels come from
-    another zygote."""
+    another zygote, started (in a sandbox of its own) while this student is graded."""
     require_sandbox()
     marker = f"302.{os.getpid()}"
     leave = ("import os, subprocess\nsecret = 42\nopen('/tmp/left.txt', 'w').write('x')\n"
@@ -225,14 +225,21 @@ def test_kernels_forked_for_one_student_start_fresh_and_leave_nothing_behind(tmp
         again, = run_kernel(["print('graded')"], tmp_path, forked=True)
         assert again == "graded\n", "after a kernel killed its zygote, the next notebook was not graded"
 
-        before = execute._KernelZygote.current
+        before, spare = execute._KernelZygote.current, execute._KernelZygote.spare
+        assert spare is not None and spare is not before, "the next student's zygote was not started"
+        assert spare.root != before.root and os.listdir(spare.root) == ["zygote"], \
+            "the next student's zygote shares this student's folder, or a kernel ran in it"
         execute.end_student()
         after, = run_kernel(["print('next student')"], tmp_path, forked=True)
         assert after == "next student\n"
-        assert execute._KernelZygote.current is not before and before.process.poll() is not None, \
-            "the next student's kernel came from the same zygote"
+        assert execute._KernelZygote.current is spare and before.process.poll() is not None, \
+            "the next student's kernel did not come from the next student's zygote"
+        assert execute._KernelZygote.spare not in (None, spare), "the student after did not get a zygote of its own"
+        zygotes = [execute._KernelZygote.current, execute._KernelZygote.spare]
+        execute._KernelZygote.discard_all()
+        assert all(z.process.poll() is not None for z in zygotes), "a zygote outlived its grading process"
     finally:
-        execute._KernelZygote.discard()
+        execute._KernelZygote.discard_all()
 
 
 def test_a_forked_kernel_cannot_plant_anything_for_the_next_one_in_the_zygotes_folders(tmp_path):
@@ -256,7 +263,7 @@ def test_a_forked_kernel_cannot_plant_anything_for_the_next_one_in_the_zygotes_f
         seen, = run_kernel([look], tmp_path, forked=True)
         assert seen.strip() == "False 1.5", seen
     finally:
-        execute._KernelZygote.discard()
+        execute._KernelZygote.discard_all()
 
 
 def _cmdline(proc):
