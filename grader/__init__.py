@@ -25,3 +25,10 @@ package `course` for the checks the judge runs.
 - grader.limits      caps on what an autograded notebook keeps
 - grader.cli         the command line (`course ...` or `python -m grader ...`)
 """
+import sys
+
+# jsonschema, which nbformat validates notebooks with, imports rfc3987_syntax where it is installed
+# (jupyter_events asks for it) to check the "iri" formats, which no notebook or Jupyter schema uses;
+# that import builds some 35 Lark parsers, 0.85 s of the start of every process of the grader (each
+# command, each grading process). Kept out, jsonschema leaves those two formats unchecked.
+sys.modules.setdefault("rfc3987_syntax", None)

@@ -118,3 +118,22 @@ def test_notebooks_import_only_what_students_kernels_may_see():
         assert not re.search(r"^\s*(from|import)\s+grader\b", text, re.M), f"course/{path.name} imports the grader"
     listed = set(re.findall(r"^- (course\.\w+)", (ROOT / "course" / "__init__.py").read_text(), re.M))
     assert listed == KERNEL_MODULES, f"course/__init__.py lists {sorted(listed ^ KERNEL_MODULES)} wrongly"
+
+
+def test_the_graders_processes_start_without_rfc3987_syntax_and_still_validate_notebooks(tmp_path):
+    """Every process of the grader (each command, each grading process) imports nbformat, and with
+    it jsonschema, which imports rfc3987_syntax where it is installed: 0.85 s of Lark parsers built
+    at import, for two formats no notebook schema uses. grader keeps it out; nbformat still finds
+    what is wrong with a notebook."""
+    probe = ("import json, sys\nimport grader.grading, nbformat, jsonschema\n"
+             "nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell('x = 1')])\n"
+             "nbformat.validate(nb)\nnb.cells[0]['outputs'] = 'not a list'\n"
+             "try:\n    nbformat.validate(nb)\n    caught = False\n"
+             "except nbformat.ValidationError:\n    caught = True\n"
+             "print(json.dumps([sys.modules.get('rfc3987_syntax') is not None, caught]))")
+    result = subprocess.run([sys.executable, "-X", "importtime", "-c", probe], capture_output=True, text=True,
+                            cwd=ROOT, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    loaded, caught = json.loads(result.stdout.strip().splitlines()[-1])
+    assert not loaded, "rfc3987_syntax was imported: " + " -> ".join(_who_imported("rfc3987_syntax", result.stderr))
+    assert caught, "nbformat no longer rejects an invalid notebook"
