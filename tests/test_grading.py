@@ -326,3 +326,28 @@ def test_shared_engines_serve_every_gradebook_of_a_url_from_one_engine_and_put_n
         assert sorted(s.id for s in gb.students) == ["ada", "grace"]
         with gb.engine.connect() as connection:
             assert connection.exec_driver_sql("PRAGMA synchronous").scalar() != 0
+
+
+def test_a_new_gradebook_is_stamped_with_the_revision_alembic_heads_prints(tmp_path, monkeypatch):
+    """nbgrader stamps a new gradebook with its schema's revision, learnt by running `alembic heads` in a
+    process of its own (1.5 to 2 s, for each grading run's template); coursedir.make_api has it read in this
+    process from the same migration scripts: the gradebook gets the revision the command prints."""
+    import nbgrader.api
+    from nbgrader.api import Gradebook
+    from nbgrader.dbutil import _temp_alembic_ini
+    from sqlalchemy import text
+
+    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    with _temp_alembic_ini("sqlite:////tmp/gradebook.db") as ini:
+        printed = subprocess.run(["alembic", "-c", ini, "heads"], capture_output=True, text=True, check=True,
+                                 timeout=120).stdout.split()[0]
+    coursedir.make_api(ROOT)
+
+    def no_process(*args, **kwargs):
+        raise AssertionError(f"nbgrader ran {args[0]} to stamp a new gradebook")
+
+    monkeypatch.setattr(nbgrader.api.sp, "check_output", no_process)
+    url = f"sqlite:///{tmp_path / 'gradebook.db'}"
+    with Gradebook(url, "course") as gb:
+        stamped = gb.db.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
+    assert stamped == printed, f"a new gradebook was stamped {stamped!r}; `alembic heads` prints {printed!r}"
