@@ -834,10 +834,15 @@ def start_zygote(sandboxed, kernel_name="python3"):
     it): the kernel of the first notebook of `kernel_name` is then forked at once. Only sandboxed."""
     if not sandboxed:
         return
+    from nbgrader.utils import setenv
+
     try:
         grading = IsolatedExecute(sandbox=sandboxed, zygote=True)
         grading.nb = nbformat.from_dict({"metadata": {"kernelspec": {"name": kernel_name}}, "cells": []})
-        spec = grading._zygote_spec(grading._spare_key())
+        # the environment of nbgrader's autograde, which its kernels get (and so the zygote's key):
+        # else the first notebook finds a zygote for other kernels, and waits a second for its own
+        with setenv(NBGRADER_EXECUTION="autograde"):
+            spec = grading._zygote_spec(grading._spare_key())
         if spec is not None and _KernelZygote.current is None:
             _KernelZygote.current = _KernelZygote(*spec)
     except Exception:  # noqa: BLE001 (only the speed depends on it: the first notebook starts one)

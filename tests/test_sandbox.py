@@ -180,6 +180,29 @@ def test_a_sandboxed_kernel_cannot_reach_the_kernel_started_for_the_next_noteboo
         execute._Spare.discard()
 
 
+def test_the_first_notebook_of_a_grading_process_is_forked_from_the_zygote_started_ahead(tmp_path):
+    """A grading process starts its kernels' zygote while the run builds its template
+    (execute.start_zygote): the first notebook, run in nbgrader's autograde environment, is forked
+    from that one, not from one it starts because the one ahead was for other kernels (a second)."""
+    require_sandbox()
+    from nbgrader.utils import setenv
+
+    try:
+        execute.start_zygote(True)
+        ahead = execute._KernelZygote.current
+        assert ahead is not None, "no zygote was started ahead"
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print('graded')")])
+        nb.metadata.kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        with setenv(NBGRADER_EXECUTION="autograde"):  # as nbgrader's autograde runs its preprocessors
+            executed, _ = execute.IsolatedExecute(timeout=30, sandbox=True, zygote=True).preprocess(
+                nb, {"metadata": {"path": str(tmp_path)}})
+        assert executed.cells[0].outputs[0]["text"] == "graded\n"
+        assert execute._KernelZygote.current is ahead, \
+            "the first notebook's kernel did not come from the zygote started ahead for it"
+    finally:
+        execute._KernelZygote.discard_all()
+
+
 def test_kernels_forked_for_one_student_start_fresh_and_leave_nothing_behind(tmp_path):
     """course grade forks each notebook's kernel from a zygote of the student's (course.zygote), one
     kernel at a time: a kernel finds nothing of the one before it (names, files in /tmp and its
