@@ -29,6 +29,8 @@ import numpy as np
 from course.protocol import DATA_KINDS, MAX_DEPTH, MAX_PRINTED, PROMPT, VALUE_CLASSES  # noqa: F401 (the exchange)
 
 _objects = {}     # handle -> object the grader holds a handle to
+_answers = {}     # the request calling a test's pure function ("$pcb") -> the grader's answer, as JSON data
+ANSWERS_KEPT = 64 * 2 ** 20  # characters of those answers kept (past them, repeats are asked again)
 _counter = [0]
 
 
@@ -91,14 +93,19 @@ def serve_loop(namespace=None):
 _ask_grader = [None]  # text -> text: a message to the grader, and its answer (set while a loop serves)
 
 
-def _callback(ref, namespace):
+def _callback(ref, namespace, pure=False):
     """A function of the test's that stays in the grader: calling it asks the grader to run it
-    (grader.judge.Kernel.call_back); requests the grader makes meanwhile are served here."""
+    (grader.judge.Kernel.call_back); requests the grader makes meanwhile are served here. A pure
+    one's answer is kept, and a call with the same arguments answered with a copy of it."""
     def grader_function(*args, **kwargs):
         if _ask_grader[0] is None:
             raise RuntimeError("the grader's function can only be called while the grader asks")
         text = json.dumps({"callback": ref, "args": [_encode(a) for a in args],
                            "kwargs": [[k, _encode(v)] for k, v in kwargs.items()]})
+        # a handle among the arguments stands for an object whose state may have changed: asked again
+        pure_here = pure and '"$r"' not in text
+        if pure_here and text in _answers:
+            return _decode(_answers[text][0], namespace)
         while True:
             raw = _ask_grader[0](text)
             message = json.loads(raw)
@@ -110,6 +117,8 @@ def _callback(ref, namespace):
                 kind = getattr(__import__("builtins"), str(result["error"].get("type")), Exception)
                 raise (kind if isinstance(kind, type) and issubclass(kind, Exception) else Exception)(
                     "raised by the grader's function")
+            if pure_here and sum(size for _, size in _answers.values()) + len(raw) <= ANSWERS_KEPT:
+                _answers[text] = (result["ok"], len(raw))
             return _decode(result["ok"], namespace)
 
     return grader_function
@@ -139,6 +148,7 @@ def _handle(message, namespace):
         return namespace[name], None
     if op == "forget":
         _objects.clear()
+        _answers.clear()
         return None, None
     target = _objects[message["ref"]] if "ref" in message else None
     if op in ("call", "apply"):
@@ -292,6 +302,8 @@ def _decode(value, namespace):
         return _objects[body]
     if tag == "$cb":
         return _callback(body, namespace)
+    if tag == "$pcb":
+        return _callback(body, namespace, pure=True)
     if tag == "$o":
         name, state = body[0], _decode(body[1], namespace)
         if name not in VALUE_CLASSES:

@@ -29,6 +29,8 @@ TAGS = {
     "$sl": "a slice: [start, stop, step]",
     "$e": "Ellipsis",
     "$cb": "a function of the test's: the kernel calls it back in the grader, by its number",
+    "$pcb": "a function of the test's whose result depends on its arguments alone (grader.judge.pure): "
+            "called back as $cb, once for each distinct arguments; the kernel answers repeats with a copy",
     "$fn": "a function of a locked cell's, run in the kernel (course.testing.in_kernel)",
     "$kf": "one of KERNEL_FUNCTIONS, by its module and name: the kernel runs its own copy",
 }

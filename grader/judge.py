@@ -285,6 +285,18 @@ def _kernel_function(function):
     return None
 
 
+def pure(function):
+    """Mark a test's function whose result depends on its arguments alone (called again with the
+    same arguments, it returns the same value and does nothing else). Handed to the student's
+    code, it crosses as "$pcb": the kernel asks the grader once for each distinct arguments and
+    answers the repeats itself, each with a fresh copy. B3's reference forward pass is one: a
+    gradient checker calls it at the same few thousand points for every backward pass the test
+    hands it, each call a round trip to the grader. Nothing is decided in the kernel by it: the
+    student's code could always call the function with anything, and do anything with what it got."""
+    function.pure = True
+    return function
+
+
 def encode(value, depth=0, callbacks=None):
     """A value of the test's, as JSON data for the kernel (course.agent decodes it).
 
@@ -332,6 +344,13 @@ def encode(value, depth=0, callbacks=None):
     if callbacks is not None and kind in (types.FunctionType, types.MethodType, types.BuiltinFunctionType,
                                           functools.partial) \
             and not (kind is types.FunctionType and getattr(value, "runs_in_kernel", False) is True):
+        if getattr(value, "pure", False) is True and kind is types.FunctionType:
+            # one handle for every time it is handed over: the kernel's answers to repeats stay valid
+            ref = next((i for i, f in enumerate(callbacks) if f is value), None)
+            if ref is None:
+                callbacks.append(value)
+                ref = len(callbacks) - 1
+            return {"$pcb": ref}
         callbacks.append(value)
         return {"$cb": len(callbacks) - 1}
     if kind is types.FunctionType:

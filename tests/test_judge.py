@@ -186,6 +186,38 @@ def test_a_function_of_the_test_stays_in_the_grader_and_the_kernel_calls_it_back
     assert errors(judged(namespace, source)) == []
 
 
+def test_a_pure_function_of_the_test_is_asked_once_for_each_distinct_arguments():
+    """A function marked grader.judge.pure keeps one handle however often it is handed over; the
+    kernel asks the grader once for each distinct arguments and answers repeats with a fresh copy
+    of the answer (changing one changes no other); arguments holding a handle to one of the
+    kernel's objects are asked every time (its state may have changed); an unmarked function is
+    asked every time; the kernel forgets the answers with the notebook's handles."""
+    namespace = student_namespace()
+    namespace["visit"] = lambda f, x: [f(x) for _ in range(5)] + [f(x + 1) for _ in range(2)]
+    namespace["spoil"] = lambda f, x: (f(x).__setitem__(0, -1.0), f(x))[1]
+    namespace["visit_layer"] = lambda f: [f(namespace["Layer"](2)) for _ in range(3)]
+    source = ("import numpy as np\nfrom grader.judge import pure\ncalls = []\n"
+              "@pure\ndef doubled(x):\n    calls.append('pure')\n    return np.asarray(x) * 2.0\n"
+              "def plain(x):\n    calls.append('plain')\n    return np.asarray(x) * 2.0\n"
+              "@pure\ndef width(layer):\n    calls.append('layer')\n    return len(layer.gamma)\n"
+              "x = np.array([1.0, 2.0])\n"
+              "got = visit(doubled, x)\n"
+              "assert [g.tolist() for g in got] == [[2.0, 4.0]] * 5 + [[4.0, 6.0]] * 2, got\n"
+              "assert calls.count('pure') == 2, calls\n"
+              "visit(doubled, x)\n"
+              "assert calls.count('pure') == 2, ('handed over again, it was asked again', calls)\n"
+              "assert spoil(doubled, x).tolist() == [2.0, 4.0], 'a copy of the answer was changed for the next'\n"
+              "visit(plain, x)\n"
+              "assert calls.count('plain') == 7, calls\n"
+              "assert visit_layer(width) == [2, 2, 2] and calls.count('layer') == 3, calls\n")
+    assert errors(judged(namespace, source)) == []
+    assert agent._answers == {}, "the kernel kept the answers after the notebook's handles were forgotten"
+    callbacks = []
+    marked = judge.pure(lambda v: v)
+    assert judge.encode(marked, callbacks=callbacks) == judge.encode(marked, callbacks=callbacks) == {"$pcb": 0}
+    assert len(callbacks) == 1
+
+
 def test_a_checks_function_never_goes_to_the_kernel_as_code():
     """A function of grader.checks (or any module) marked to run in the kernel is refused: only a
     function of the notebook's own cells goes there as code; a check's stays in the grader."""
