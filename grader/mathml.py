@@ -19,6 +19,7 @@ import time
 
 from jinja2 import BytecodeCache, DictLoader
 from nbconvert.exporters import HTMLExporter
+from nbconvert.filters.highlight import Highlight2HTML
 from traitlets import default
 
 # Text inside these elements is code or output, never math (as MathJax's skipHtmlTags).
@@ -37,10 +38,39 @@ NOT_RENDERED = ('<em class="math-not-rendered">(This page has more math than is 
 NO_MATHJAX = "{%- macro mathjax(url='') -%}{%- endmacro -%}\n"
 
 
+class Remembered:
+    """What a pure function of text returned for keys seen before in this grading process: every
+    student's pages repeat the course's own cells and formulas. Up to `limit` characters of
+    results are kept, then all are forgotten at once; a key longer than `longest` characters (a
+    student's huge answer) is never kept. What raises is not kept either."""
+
+    def __init__(self, limit=16 * 2 ** 20, longest=20_000):
+        self.limit, self.longest = limit, longest
+        self.kept, self.size = {}, 0
+
+    def get(self, key, compute):
+        """The result kept for `key` (a tuple of strings and flags), else compute()'s, kept."""
+        if key in self.kept:
+            return self.kept[key]
+        value = compute()
+        if sum(len(part) for part in key if isinstance(part, str)) <= self.longest:
+            if self.size + len(value) > self.limit:
+                self.kept.clear()
+                self.size = 0
+            self.kept[key] = value
+            self.size += len(value)
+        return value
+
+
+MATHML = Remembered()      # a formula's MathML, by its LaTeX and display mode
+HIGHLIGHTED = Remembered()  # a code cell's highlighted HTML, by its source and language (OfflineHTMLExporter)
+
+
 def _convert(tex, display):
     from latex2mathml.converter import convert
 
-    return _safe_mathml(convert(tex.strip(), display="block" if display else "inline"))
+    tex = tex.strip()
+    return MATHML.get((tex, bool(display)), lambda: _safe_mathml(convert(tex, display="block" if display else "inline")))
 
 
 # What latex2mathml's MathML may keep: it copies \href's URL, \style's CSS and \class's name
@@ -207,6 +237,18 @@ class _CompiledTemplates(BytecodeCache):
 COMPILED_TEMPLATES = _CompiledTemplates()
 
 
+class RememberedHighlight(Highlight2HTML):
+    """nbconvert's highlighting of a code cell (Pygments), the HTML kept for sources seen before
+    (HIGHLIGHTED): a cell's HTML depends only on its source, the language, the cell's
+    magics_language and the formatter's options, and the instructor's cells are on every page."""
+
+    def __call__(self, source, language=None, metadata=None):
+        language = language or self.pygments_lexer
+        key = (source, language, str((metadata or {}).get("magics_language", "")),
+               repr(sorted(self.extra_formatter_options.items())))
+        return HIGHLIGHTED.get(key, lambda: super(RememberedHighlight, self).__call__(source, language, metadata))
+
+
 class OfflineHTMLExporter(HTMLExporter):
     """nbconvert's HTMLExporter writing pages that need no network: the math as MathML
     (render_math) and no MathJax script. nbgrader's feedback uses it through
@@ -227,13 +269,12 @@ class OfflineHTMLExporter(HTMLExporter):
         """HTMLExporter.from_notebook_node (nbconvert 7.17, pinned), its BeautifulSoup pass made
         by render_math's walk over the tags (accessible_tag), then the math as MathML."""
         from nbconvert.exporters.templateexporter import TemplateExporter
-        from nbconvert.filters.highlight import Highlight2HTML
         from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
 
         langinfo = nb.metadata.get("language_info", {})
         lexer = langinfo.get("pygments_lexer", langinfo.get("name", None))
         self.register_filter("highlight_code",
-                             self.filters.get("highlight_code", Highlight2HTML(pygments_lexer=lexer, parent=self)))
+                             self.filters.get("highlight_code", RememberedHighlight(pygments_lexer=lexer, parent=self)))
         resources = self._init_resources(resources)
         self.register_filter("filter_data_type", WidgetsDataTypeFilter(
             notebook_metadata=self._nb_metadata, parent=self, resources=resources))

@@ -127,6 +127,39 @@ def test_feedback_pages_compile_their_templates_once_a_process():
     assert "<math" in second
 
 
+def test_feedback_pages_remember_the_formulas_and_code_cells_every_student_s_page_repeats():
+    """grader.mathml keeps a formula's MathML and a code cell's highlighting by what they depend on:
+    a page rendered again is the same page, made from what was kept; a cell over `longest`
+    characters and a conversion that raises are not kept; past `limit` all is forgotten at once."""
+    from grader import mathml
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("$\\hat{x}_i = \\frac{x_i - \\mu_B}{\\sigma_B}$"),
+                                         nbformat.v4.new_code_cell("y = gamma_q7 * x_hat + beta")])
+    nb.metadata["language_info"] = {"name": "python", "pygments_lexer": "ipython3"}
+    mathml.MATHML.kept.clear(), mathml.HIGHLIGHTED.kept.clear()
+    first, _ = mathml.OfflineHTMLExporter().from_notebook_node(nb)
+    assert len(mathml.MATHML.kept) == 1 and len(mathml.HIGHLIGHTED.kept) == 1
+    mathml.MATHML.kept = {key: value.replace("<mi>", "<mi data-kept>") for key, value in mathml.MATHML.kept.items()}
+    mathml.HIGHLIGHTED.kept = {key: value.replace("gamma_q7", "GAMMA_Q7") for key, value in mathml.HIGHLIGHTED.kept.items()}
+    second, _ = mathml.OfflineHTMLExporter().from_notebook_node(nb)
+    assert second == first.replace("<mi>", "<mi data-kept>").replace("gamma_q7", "GAMMA_Q7") and second != first
+
+    other_magic = nbformat.v4.new_code_cell("y = gamma_q7 * x_hat + beta", metadata={"magics_language": "bash"})
+    nb.cells.append(other_magic)
+    mathml.OfflineHTMLExporter().from_notebook_node(nb)
+    assert len(mathml.HIGHLIGHTED.kept) == 2   # the same source highlighted for another language is its own entry
+
+    remembered = mathml.Remembered(limit=10, longest=5)
+    assert remembered.get(("x" * 6,), lambda: "long") == "long" and not remembered.kept
+    with pytest.raises(ValueError):
+        remembered.get(("bad",), lambda: (_ for _ in ()).throw(ValueError("no")))
+    assert not remembered.kept
+    remembered.get(("a",), lambda: "123456"), remembered.get(("b",), lambda: "1234")
+    assert remembered.size == 10 and set(remembered.kept) == {("a",), ("b",)}
+    remembered.get(("c",), lambda: "1")
+    assert remembered.kept == {("c",): "1"} and remembered.size == 1
+
+
 def test_feedback_pages_make_nbconvert_s_accessibility_edits_without_parsing_the_page():
     """OfflineHTMLExporter does what nbconvert's HTMLExporter does with BeautifulSoup (an alt text on
     an image without one, tabindex on each cell's input and output) in render_math's walk over the
